@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pinlab: make run (the results matrix), make check (the test suite),
+# make shell (a guest shell).  Each installs what it needs; see README.md.
+#
+#   make check TESTS="pin_matrix bad_input" REPEAT=10
+#
+# Variables are passed through the environment to ci/pinlab.sh.
+export TESTS REPEAT PINLAB_CACHE PINLAB_RESULTS
+
+.PHONY: all run check shell driver userspace dkms clean
+
+all: driver userspace
+
+run:
+	bash ci/pinlab.sh run
+
+check:
+	bash ci/pinlab.sh check
+
+shell:
+	bash ci/pinlab.sh shell
+
+# Host builds against the running kernel's headers (a real 6.1 host) or
+# KDIR=...; `make check` builds against the harness's kernels instead.
+driver:
+	$(MAKE) -C driver
+
+userspace:
+	$(MAKE) -C userspace
+
+# Install mockdma through DKMS on a real Debian 6.1 host.
+dkms:
+	dkms add ./driver && dkms install mockdma/$$(sed -n 's/^PACKAGE_VERSION=//p' driver/dkms.conf | tr -d '"')
+
+clean:
+	$(MAKE) -C driver clean
+	$(MAKE) -C userspace clean

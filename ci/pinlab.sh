@@ -1,0 +1,104 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# pinlab.sh check|run|shell: the entry point behind `make check`, `make run`
+# and `make shell`.  Installs what it needs, fetches the kernel, builds the
+# driver and the tests, boots the VM and reports.
+#
+#   check  every test on every kernel, plus the host checks (driver build
+#          warnings, checkpatch, sparse); KTAP + "N passed, N failed,
+#          N skipped"; exit 1 on any failure.
+#   run    the main job: the programs that feed the results matrix, printed
+#          and written as Markdown to results/<run>/matrix.md.
+#   shell  an interactive shell in the guest (ext4, xfs, mockdma ready).
+#
+# Environment: TESTS (subset, by program name), REPEAT (run each N times),
+# PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
+# PINLAB_RESULTS (default ./results).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+mode=${1:-check}
+
+step "checking host packages"
+need_pkgs build-essential gcc-12 make libc6-dev linux-libc-dev python3 \
+	perl sparse qemu-system-x86 busybox-static cpio kmod e2fsprogs \
+	xfsprogs xz-utils
+
+eval "$("$PINLAB_ROOT/ci/fetch-kernel.sh")"
+export KVER KIMAGE KMODROOT KSRC
+KSFT=$KSRC/tools/testing/selftests
+
+stamp=$(date +%Y%m%d-%H%M%S)
+out=$PINLAB_RESULTS/$stamp-$mode
+mkdir -p "$out"
+ln -sfn "$stamp-$mode" "$PINLAB_RESULTS/latest"
+host=$out/host.txt
+: > "$host"
+
+# host_check NAME CMD...: run CMD, record ok/not ok with its output as
+# diagnostics when it fails or prints a warning.
+host_check() {
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	if "$@" > "$log" 2>&1 && ! grep -qiE 'warning:|error:' "$log"; then
+		echo "ok $name" >> "$host"
+	else
+		sed 's/^/# /' "$log" | tail -n 40 >> "$host"
+		echo "not ok $name" >> "$host"
+		step "FAILED: $name (see $host)"
+	fi
+	rm -f "$log"
+}
+
+step "building mockdma.ko against $KVER headers"
+make -s -C "$PINLAB_ROOT/driver" KDIR="$KDIR" clean >/dev/null 2>&1 || true
+host_check "driver builds with no warnings (W=1)" \
+	make -C "$PINLAB_ROOT/driver" KDIR="$KDIR" W=1
+export MOCKDMA_KO=$PINLAB_ROOT/driver/mockdma.ko
+step "building userspace tests"
+host_check "userspace builds (-Wall -Wextra -Werror)" \
+	make -C "$PINLAB_ROOT/userspace" KSFT="$KSFT"
+export TEST_DIR=$PINLAB_ROOT/userspace/build
+
+if [ "$mode" = check ]; then
+	step "checkpatch --strict and sparse on driver/"
+	host_check "driver is checkpatch --strict clean" \
+		make -C "$PINLAB_ROOT/driver" KSRC="$KSRC" check
+	host_check "driver is sparse clean (C=2)" \
+		make -C "$PINLAB_ROOT/driver" KDIR="$KDIR" C=2
+fi
+
+case $mode in
+check) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
+run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
+shell) TESTS= ;;
+*) die "unknown mode $mode (check|run|shell)" ;;
+esac
+export TESTS
+
+[ -e "$MOCKDMA_KO" ] || die "driver/mockdma.ko did not build (see $host)"
+if [ "$mode" = shell ]; then
+	KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" shell
+	exit 0
+fi
+
+KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" check || true
+
+step "report"
+status=0
+if [ "$mode" = check ]; then
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "$out/stock" \
+		> "$out/results.ktap" || status=$?
+	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
+	step "KTAP: $out/results.ktap"
+	tail -n 1 "$out/results.ktap"
+else
+	python3 "$PINLAB_ROOT/ci/report.py" matrix "$out/stock" > "$out/matrix.md"
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "$out/stock" \
+		> "$out/results.ktap" || status=$?
+	cat "$out/matrix.md"
+	step "matrix: $out/matrix.md; KTAP: $out/results.ktap"
+	tail -n 1 "$out/results.ktap"
+fi
+exit $status

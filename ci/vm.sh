@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh RUN_DIR check|shell: boot one kernel in QEMU (TCG) and run the tests
+# named in $TESTS inside it, or open a shell.
+#
+# Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
+# KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT.
+# RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
+# console.log (the whole serial console) and the per-test files written by
+# ci/guest/run-tests.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+run=$1 mode=$2
+need_pkgs qemu-system-x86 e2fsprogs xfsprogs
+mkdir -p "$run"
+run=$(cd "$run" && pwd)
+
+# The initramfs only depends on the kernel's modules and the init script.
+initrd_key=$(cat "$PINLAB_ROOT/ci/guest/init" "$PINLAB_ROOT/ci/mkinitramfs.sh" |
+	sha256sum | cut -c1-16)
+initrd=$PINLAB_CACHE/initramfs/$KVER-$initrd_key.cpio.gz
+if [ ! -e "$initrd" ]; then
+	step "building initramfs for $KVER"
+	mkdir -p "$(dirname "$initrd")"
+	"$PINLAB_ROOT/ci/mkinitramfs.sh" "$KMODROOT" "$KVER" "$initrd"
+fi
+
+# Fresh filesystems every run: no state leaks between runs.  Sparse files,
+# 512 MiB each (mkfs.xfs in Debian 12 refuses less than 300 MiB).
+step "creating fresh ext4 and xfs images"
+rm -f "$run/ext4.img" "$run/xfs.img"
+truncate -s 512M "$run/ext4.img" "$run/xfs.img"
+mkfs.ext4 -q -F -L pinlab-ext4 "$run/ext4.img"
+mkfs.xfs -q -f -L pinlab-xfs "$run/xfs.img"
+
+# The test runs asked for, in order, so the report can name the ones a
+# crashed VM never reached; and which kernel this is.
+: > "$run/tests.list"
+for t in ${TESTS:-}; do
+	if [ "${REPEAT:-1}" -gt 1 ]; then
+		for r in $(seq 1 "$REPEAT"); do echo "$t.r$r"; done
+	else
+		echo "$t"
+	fi
+done >> "$run/tests.list"
+echo "${KLABEL:-stock}" > "$run/kernel.label"
+
+cat > "$run/run.env" <<EOT
+KVER='$KVER'
+KMODROOT='$KMODROOT'
+MOCKDMA_KO='$MOCKDMA_KO'
+TEST_DIR='$TEST_DIR'
+TESTS='${TESTS:-}'
+REPEAT='${REPEAT:-1}'
+TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
+EOT
+
+append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4"
+append+=" pinlab_root=$PINLAB_ROOT pinlab_mode=$mode"
+qemu=(qemu-system-x86_64 -nodefaults -no-reboot
+	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 2048
+	-kernel "$KIMAGE" -initrd "$initrd" -append "$append"
+	-display none -monitor none
+	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$run,mount_tag=results,security_model=none,multidevs=remap"
+	-drive "file=$run/ext4.img,if=virtio,format=raw,cache=unsafe"
+	-drive "file=$run/xfs.img,if=virtio,format=raw,cache=unsafe")
+
+if [ "$mode" = shell ]; then
+	exec "${qemu[@]}" -serial mon:stdio
+fi
+
+step "booting $KVER in QEMU (TCG) for: ${TESTS:-}"
+set +e
+timeout -k 10 "${VM_TIMEOUT:-3000}" "${qemu[@]}" -serial stdio </dev/null |
+	tee "$run/console.log" | sed -u -n 's/^pinlab-guest: /  guest: /p' >&2
+status=${PIPESTATUS[0]}
+set -e
+rm -f "$run/ext4.img" "$run/xfs.img"
+[ "$status" -eq 124 ] && step "VM timed out after ${VM_TIMEOUT:-3000}s"
+exit "$status"

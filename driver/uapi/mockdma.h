@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * mockdma: a mock DMA device that long-term pins user memory through GUP the
+ * way RDMA and GPU drivers do, and performs fake device writes/reads into the
+ * pinned pages.  This header is the whole ABI of /dev/mockdma; it is shared by
+ * the driver (driver/) and the tests (userspace/).
+ *
+ * All structures use explicit-width fields, are naturally aligned and a
+ * multiple of 8 bytes, so i386 and x86-64 callers see the same layout.
+ * Every structure has a flags word; unknown flag bits and non-zero pad or
+ * reserved fields are rejected with -EINVAL so they can be given a meaning
+ * later.  Unknown ioctl commands return -ENOTTY.
+ */
+#ifndef _UAPI_MOCKDMA_H
+#define _UAPI_MOCKDMA_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* 0xB8 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
+#define MOCKDMA_IOC_MAGIC	0xB8
+
+/* How MOCKDMA_IOC_PIN acquires the pages (struct mockdma_pin.method). */
+enum mockdma_pin_method {
+	/* pin_user_pages_fast(): lockless walk first, slow path on a miss */
+	MOCKDMA_METHOD_PIN_FAST		= 0,
+	/* pin_user_pages() with mmap_read_lock held by the driver */
+	MOCKDMA_METHOD_PIN		= 1,
+	/* pin_user_pages_unlocked(): GUP takes and may drop mmap_lock */
+	MOCKDMA_METHOD_PIN_UNLOCKED	= 2,
+	/*
+	 * Legacy get_user_pages() (FOLL_GET, a plain page reference) under
+	 * mmap_read_lock, as pre-5.6 drivers did.  The pages are not visible
+	 * to folio_maybe_dma_pinned().  6.1 rejects FOLL_LONGTERM without
+	 * FOLL_PIN (is_valid_gup_flags() would WARN), so the driver refuses
+	 * MOCKDMA_PIN_LONGTERM with this method: -EINVAL.
+	 */
+	MOCKDMA_METHOD_GUP		= 3,
+	MOCKDMA_METHOD_COUNT
+};
+
+/* struct mockdma_pin.flags */
+#define MOCKDMA_PIN_LONGTERM	(1U << 0)	/* FOLL_LONGTERM */
+#define MOCKDMA_PIN_WRITE	(1U << 1)	/* FOLL_WRITE: device may write */
+#define MOCKDMA_PIN_VALID	(MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)
+
+/**
+ * struct mockdma_pin - MOCKDMA_IOC_PIN argument
+ * @addr:   (in) user virtual address, page aligned
+ * @length: (in) bytes, a non-zero multiple of the page size
+ * @method: (in) enum mockdma_pin_method
+ * @flags:  (in) MOCKDMA_PIN_*
+ * @handle: (out) non-zero handle naming this pinned range on this fd
+ * @pad:    (in) must be 0
+ * @npages: (out) number of pages pinned (length / page size)
+ *
+ * Errors: -EFAULT bad argument pointer, or GUP failed (unmapped range,
+ * PROT_NONE, read-only mapping pinned for write); -EINVAL unknown method or
+ * flags, non-zero pad, zero/unaligned addr or length, addr + length wraps,
+ * LONGTERM with MOCKDMA_METHOD_GUP; -E2BIG length above the max_pin_pages
+ * module parameter; -ENOSPC the fd would hold more than max_fd_pages;
+ * -ENOMEM RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK (as ib_umem does), or
+ * allocation failure; any other GUP error unchanged.  On error nothing stays
+ * pinned.
+ */
+struct mockdma_pin {
+	__u64 addr;
+	__u64 length;
+	__u32 method;
+	__u32 flags;
+	__u32 handle;
+	__u32 pad;
+	__u64 npages;
+};
+
+/* struct mockdma_unpin.flags */
+/*
+ * Release with unpin_user_pages_dirty_lock(.., true) (legacy GUP:
+ * set_page_dirty_lock() + put_page()), as a correct driver does after the
+ * device wrote.  Without it the pages are released clean: the driver bug whose
+ * consequence (device data never written back) the tests show.
+ */
+#define MOCKDMA_UNPIN_DIRTY	(1U << 0)
+#define MOCKDMA_UNPIN_VALID	MOCKDMA_UNPIN_DIRTY
+
+/**
+ * struct mockdma_unpin - MOCKDMA_IOC_UNPIN argument
+ * @handle: (in) handle returned by MOCKDMA_IOC_PIN
+ * @flags:  (in) MOCKDMA_UNPIN_*
+ *
+ * Errors: -EFAULT, -EINVAL (flags), -ENOENT (no such handle on this fd).
+ */
+struct mockdma_unpin {
+	__u32 handle;
+	__u32 flags;
+};
+
+/*
+ * Fake DMA writes fill the target range with 16-byte stamps.  A stamp names
+ * the handle, the page's index within the pinned range and the write's
+ * sequence number, so a test can tell exactly which write reached the disk
+ * and whether a page is torn (stamps of different writes in one page).
+ */
+#define MOCKDMA_STAMP_MAGIC	0x6d646d61U	/* "amdm" little endian */
+#define MOCKDMA_STAMP_SIZE	16
+
+struct mockdma_stamp {
+	__u32 magic;
+	__u32 handle;
+	__u32 page_index;
+	__u32 seq;
+};
+
+/* struct mockdma_dma.flags (MOCKDMA_IOC_DMA_WRITE only) */
+/*
+ * After the write, set_page_dirty_lock() every written page: what a device
+ * driver would have to do for the page cache to notice.  Real RDMA does not;
+ * the default (0) models the device faithfully.
+ */
+#define MOCKDMA_DMA_SET_DIRTY	(1U << 0)
+#define MOCKDMA_DMA_VALID	MOCKDMA_DMA_SET_DIRTY
+
+/**
+ * struct mockdma_dma - MOCKDMA_IOC_DMA_WRITE / MOCKDMA_IOC_DMA_READ argument
+ * @handle:   (in) pinned range
+ * @flags:    (in) MOCKDMA_DMA_* (DMA_READ: must be 0)
+ * @offset:   (in) byte offset into the pinned range, multiple of
+ *            MOCKDMA_STAMP_SIZE
+ * @length:   (in) bytes, non-zero multiple of MOCKDMA_STAMP_SIZE
+ * @user_buf: (in) DMA_READ: where to copy the pinned bytes; DMA_WRITE: 0
+ * @seq:      (out) DMA_WRITE: the sequence number stamped (per handle,
+ *            starting at 1); DMA_READ: 0
+ * @pad:      (in) must be 0
+ *
+ * Errors: -EFAULT, -EINVAL (flags, pad, alignment, zero length, range beyond
+ * the pinned length, user_buf set for a write), -ENOENT (handle), -EPERM
+ * (DMA_WRITE into a range pinned without MOCKDMA_PIN_WRITE).
+ */
+struct mockdma_dma {
+	__u32 handle;
+	__u32 flags;
+	__u64 offset;
+	__u64 length;
+	__u64 user_buf;
+	__u32 seq;
+	__u32 pad;
+};
+
+/* struct mockdma_page_state.flags: the folio's state when QUERY ran */
+#define MOCKDMA_PAGE_LRU		(1U << 0)	/* PG_lru */
+#define MOCKDMA_PAGE_ACTIVE		(1U << 1)	/* PG_active */
+#define MOCKDMA_PAGE_UNEVICTABLE	(1U << 2)	/* PG_unevictable */
+#define MOCKDMA_PAGE_DIRTY		(1U << 3)	/* PG_dirty */
+#define MOCKDMA_PAGE_WRITEBACK		(1U << 4)	/* PG_writeback */
+#define MOCKDMA_PAGE_PRIVATE		(1U << 5)	/* PG_private: buffer heads/iomap state */
+#define MOCKDMA_PAGE_ANON		(1U << 6)	/* anonymous folio */
+#define MOCKDMA_PAGE_FILE		(1U << 7)	/* page-cache folio (shmem included) */
+#define MOCKDMA_PAGE_SWAPBACKED		(1U << 8)	/* PG_swapbacked (anon, shmem) */
+#define MOCKDMA_PAGE_THP		(1U << 9)	/* part of a transparent huge folio */
+#define MOCKDMA_PAGE_HUGETLB		(1U << 10)	/* part of a hugetlbfs folio */
+#define MOCKDMA_PAGE_DMA_PINNED		(1U << 11)	/* folio_maybe_dma_pinned() */
+#define MOCKDMA_PAGE_LOCKED		(1U << 12)	/* PG_locked */
+#define MOCKDMA_PAGE_UPTODATE		(1U << 13)	/* PG_uptodate */
+#define MOCKDMA_PAGE_MLOCKED		(1U << 14)	/* PG_mlocked */
+#define MOCKDMA_PAGE_LARGE		(1U << 15)	/* folio order > 0 */
+
+/**
+ * struct mockdma_page_state - one pinned page as seen by QUERY
+ * @pfn:      page frame number
+ * @refcount: folio reference count (includes the pins)
+ * @mapcount: page_mapcount() of this page
+ * @pincount: pins on the folio: the exact pincount for large folios, the
+ *            FOLL_PIN bias (refcount / 1024) for order-0 ones; 0 for pages
+ *            held by legacy get_user_pages()
+ * @flags:    MOCKDMA_PAGE_*
+ */
+struct mockdma_page_state {
+	__u64 pfn;
+	__u32 refcount;
+	__u32 mapcount;
+	__u32 pincount;
+	__u32 flags;
+};
+
+/**
+ * struct mockdma_query - MOCKDMA_IOC_QUERY argument
+ * @handle:     (in) pinned range
+ * @flags:      (in) must be 0
+ * @first_page: (in) index of the first page to report
+ * @npages:     (in) entries available at @pages; (out) entries written
+ *              (fewer at the end of the range)
+ * @pages:      (in) user pointer to struct mockdma_page_state[@npages]
+ * @addr:       (out) user address the range was pinned at
+ * @length:     (out) bytes pinned
+ * @method:     (out) enum mockdma_pin_method used
+ * @pin_flags:  (out) MOCKDMA_PIN_* used
+ * @dma_writes: (out) DMA_WRITEs done on this handle (the last seq)
+ *
+ * Errors: -EFAULT, -EINVAL (flags, first_page beyond the range, npages 0),
+ * -ENOENT (handle).
+ */
+struct mockdma_query {
+	__u32 handle;
+	__u32 flags;
+	__u64 first_page;
+	__u64 npages;
+	__u64 pages;
+	__u64 addr;
+	__u64 length;
+	__u32 method;
+	__u32 pin_flags;
+	__u64 dma_writes;
+};
+
+#define MOCKDMA_IOC_PIN		_IOWR(MOCKDMA_IOC_MAGIC, 0x00, struct mockdma_pin)
+#define MOCKDMA_IOC_UNPIN	_IOW(MOCKDMA_IOC_MAGIC, 0x01, struct mockdma_unpin)
+#define MOCKDMA_IOC_DMA_WRITE	_IOWR(MOCKDMA_IOC_MAGIC, 0x02, struct mockdma_dma)
+#define MOCKDMA_IOC_DMA_READ	_IOWR(MOCKDMA_IOC_MAGIC, 0x03, struct mockdma_dma)
+#define MOCKDMA_IOC_QUERY	_IOWR(MOCKDMA_IOC_MAGIC, 0x04, struct mockdma_query)
+
+#endif /* _UAPI_MOCKDMA_H */
