@@ -9,7 +9,8 @@
  * multiple of 8 bytes, so i386 and x86-64 callers see the same layout.
  * Every structure has a flags word; unknown flag bits and non-zero pad or
  * reserved fields are rejected with -EINVAL so they can be given a meaning
- * later.  Unknown ioctl commands return -ENOTTY.
+ * later.  Unknown ioctl commands return -ENOTTY.  Flag values are written in
+ * hex rather than with BIT(), which is not exported to userspace.
  */
 #ifndef _UAPI_MOCKDMA_H
 #define _UAPI_MOCKDMA_H
@@ -26,7 +27,11 @@ enum mockdma_pin_method {
 	MOCKDMA_METHOD_PIN_FAST		= 0,
 	/* pin_user_pages() with mmap_read_lock held by the driver */
 	MOCKDMA_METHOD_PIN		= 1,
-	/* pin_user_pages_unlocked(): GUP takes and may drop mmap_lock */
+	/*
+	 * pin_user_pages_unlocked(): GUP takes and may drop mmap_lock.  On
+	 * 6.1, get_user_pages_unlocked() WARNs on FOLL_LONGTERM and fails, so
+	 * the driver refuses MOCKDMA_PIN_LONGTERM with this method: -EINVAL.
+	 */
 	MOCKDMA_METHOD_PIN_UNLOCKED	= 2,
 	/*
 	 * Legacy get_user_pages() (FOLL_GET, a plain page reference) under
@@ -40,8 +45,8 @@ enum mockdma_pin_method {
 };
 
 /* struct mockdma_pin.flags */
-#define MOCKDMA_PIN_LONGTERM	(1U << 0)	/* FOLL_LONGTERM */
-#define MOCKDMA_PIN_WRITE	(1U << 1)	/* FOLL_WRITE: device may write */
+#define MOCKDMA_PIN_LONGTERM	0x1U	/* FOLL_LONGTERM */
+#define MOCKDMA_PIN_WRITE	0x2U	/* FOLL_WRITE: device may write */
 #define MOCKDMA_PIN_VALID	(MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)
 
 /**
@@ -56,12 +61,13 @@ enum mockdma_pin_method {
  *
  * Errors: -EFAULT bad argument pointer, or GUP failed (unmapped range,
  * PROT_NONE, read-only mapping pinned for write); -EINVAL unknown method or
- * flags, non-zero pad, zero/unaligned addr or length, addr + length wraps,
- * LONGTERM with MOCKDMA_METHOD_GUP; -E2BIG length above the max_pin_pages
- * module parameter; -ENOSPC the fd would hold more than max_fd_pages;
- * -ENOMEM RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK (as ib_umem does), or
- * allocation failure; any other GUP error unchanged.  On error nothing stays
- * pinned.
+ * flags, non-zero pad, unaligned addr or length, zero length, addr + length
+ * wraps or ends beyond the task's address space, LONGTERM with
+ * MOCKDMA_METHOD_GUP or MOCKDMA_METHOD_PIN_UNLOCKED; -E2BIG length above the
+ * max_pin_pages module parameter; -ENOSPC the fd would hold more than
+ * max_fd_pages; -ENOMEM RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK (as
+ * ib_umem does), or allocation failure; -EINTR fatal signal; any other GUP
+ * error unchanged.  On error nothing stays pinned.
  */
 struct mockdma_pin {
 	__u64 addr;
@@ -78,9 +84,14 @@ struct mockdma_pin {
  * Release with unpin_user_pages_dirty_lock(.., true) (legacy GUP:
  * set_page_dirty_lock() + put_page()), as a correct driver does after the
  * device wrote.  Without it the pages are released clean: the driver bug whose
- * consequence (device data never written back) the tests show.
+ * consequence (device data never written back) the tests show.  Ignored for a
+ * range pinned without MOCKDMA_PIN_WRITE, as ib_umem only dirties writable
+ * umems: the device cannot have written it.
+ *
+ * Closing the fd releases every range it still holds, dirty if and only if it
+ * was pinned with MOCKDMA_PIN_WRITE and at least one DMA_WRITE was done on it.
  */
-#define MOCKDMA_UNPIN_DIRTY	(1U << 0)
+#define MOCKDMA_UNPIN_DIRTY	0x1U
 #define MOCKDMA_UNPIN_VALID	MOCKDMA_UNPIN_DIRTY
 
 /**
@@ -88,7 +99,8 @@ struct mockdma_pin {
  * @handle: (in) handle returned by MOCKDMA_IOC_PIN
  * @flags:  (in) MOCKDMA_UNPIN_*
  *
- * Errors: -EFAULT, -EINVAL (flags), -ENOENT (no such handle on this fd).
+ * Errors: -EFAULT, -EINVAL (flags), -ENOENT (no such handle on this fd),
+ * -EINTR (fatal signal).
  */
 struct mockdma_unpin {
 	__u32 handle;
@@ -117,7 +129,7 @@ struct mockdma_stamp {
  * driver would have to do for the page cache to notice.  Real RDMA does not;
  * the default (0) models the device faithfully.
  */
-#define MOCKDMA_DMA_SET_DIRTY	(1U << 0)
+#define MOCKDMA_DMA_SET_DIRTY	0x1U
 #define MOCKDMA_DMA_VALID	MOCKDMA_DMA_SET_DIRTY
 
 /**
@@ -147,22 +159,22 @@ struct mockdma_dma {
 };
 
 /* struct mockdma_page_state.flags: the folio's state when QUERY ran */
-#define MOCKDMA_PAGE_LRU		(1U << 0)	/* PG_lru */
-#define MOCKDMA_PAGE_ACTIVE		(1U << 1)	/* PG_active */
-#define MOCKDMA_PAGE_UNEVICTABLE	(1U << 2)	/* PG_unevictable */
-#define MOCKDMA_PAGE_DIRTY		(1U << 3)	/* PG_dirty */
-#define MOCKDMA_PAGE_WRITEBACK		(1U << 4)	/* PG_writeback */
-#define MOCKDMA_PAGE_PRIVATE		(1U << 5)	/* PG_private: buffer heads/iomap state */
-#define MOCKDMA_PAGE_ANON		(1U << 6)	/* anonymous folio */
-#define MOCKDMA_PAGE_FILE		(1U << 7)	/* page-cache folio (shmem included) */
-#define MOCKDMA_PAGE_SWAPBACKED		(1U << 8)	/* PG_swapbacked (anon, shmem) */
-#define MOCKDMA_PAGE_THP		(1U << 9)	/* part of a transparent huge folio */
-#define MOCKDMA_PAGE_HUGETLB		(1U << 10)	/* part of a hugetlbfs folio */
-#define MOCKDMA_PAGE_DMA_PINNED		(1U << 11)	/* folio_maybe_dma_pinned() */
-#define MOCKDMA_PAGE_LOCKED		(1U << 12)	/* PG_locked */
-#define MOCKDMA_PAGE_UPTODATE		(1U << 13)	/* PG_uptodate */
-#define MOCKDMA_PAGE_MLOCKED		(1U << 14)	/* PG_mlocked */
-#define MOCKDMA_PAGE_LARGE		(1U << 15)	/* folio order > 0 */
+#define MOCKDMA_PAGE_LRU		0x1U	/* PG_lru */
+#define MOCKDMA_PAGE_ACTIVE		0x2U	/* PG_active */
+#define MOCKDMA_PAGE_UNEVICTABLE	0x4U	/* PG_unevictable */
+#define MOCKDMA_PAGE_DIRTY		0x8U	/* PG_dirty */
+#define MOCKDMA_PAGE_WRITEBACK		0x10U	/* PG_writeback */
+#define MOCKDMA_PAGE_PRIVATE		0x20U	/* PG_private: buffer heads/iomap state */
+#define MOCKDMA_PAGE_ANON		0x40U	/* anonymous folio */
+#define MOCKDMA_PAGE_FILE		0x80U	/* page-cache folio (shmem included) */
+#define MOCKDMA_PAGE_SWAPBACKED		0x100U	/* PG_swapbacked (anon, shmem) */
+#define MOCKDMA_PAGE_THP		0x200U	/* part of a transparent huge folio */
+#define MOCKDMA_PAGE_HUGETLB		0x400U	/* part of a hugetlbfs folio */
+#define MOCKDMA_PAGE_DMA_PINNED		0x800U	/* folio_maybe_dma_pinned() */
+#define MOCKDMA_PAGE_LOCKED		0x1000U	/* PG_locked */
+#define MOCKDMA_PAGE_UPTODATE		0x2000U	/* PG_uptodate */
+#define MOCKDMA_PAGE_MLOCKED		0x4000U	/* PG_mlocked */
+#define MOCKDMA_PAGE_LARGE		0x8000U	/* folio order > 0 */
 
 /**
  * struct mockdma_page_state - one pinned page as seen by QUERY
@@ -171,7 +183,8 @@ struct mockdma_dma {
  * @mapcount: page_mapcount() of this page
  * @pincount: pins on the folio: the exact pincount for large folios, the
  *            FOLL_PIN bias (refcount / 1024) for order-0 ones; 0 for pages
- *            held by legacy get_user_pages()
+ *            held by legacy get_user_pages() and for the shared zero page
+ *            (GUP never pins it)
  * @flags:    MOCKDMA_PAGE_*
  */
 struct mockdma_page_state {

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mockdma: /sys/kernel/debug/mockdma/, counters for the tests (never ABI).
+ *
+ *   stats  one "name value" line per global counter; the harness checks
+ *          pages_pinned is 0 after every test program
+ *   fds    one "pid <tgid> handles <n> pages <n>" line per open fd
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
+#include "mockdma_internal.h"
+
+static struct dentry *mockdma_debugfs_dir;
+
+static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
+{
+	const struct mockdma_stats *s = &mockdma_stats;
+
+	seq_printf(m, "pages_pinned %lld\n", atomic64_read(&s->pages_pinned));
+	seq_printf(m, "handles %lld\n", atomic64_read(&s->handles));
+	seq_printf(m, "pins_total %lld\n", atomic64_read(&s->pins_total));
+	seq_printf(m, "unpins_total %lld\n", atomic64_read(&s->unpins_total));
+	seq_printf(m, "pin_errors_total %lld\n",
+		   atomic64_read(&s->pin_errors_total));
+	seq_printf(m, "dma_write_bytes %lld\n",
+		   atomic64_read(&s->dma_write_bytes));
+	seq_printf(m, "dma_read_bytes %lld\n",
+		   atomic64_read(&s->dma_read_bytes));
+	seq_printf(m, "dma_writes_total %lld\n",
+		   atomic64_read(&s->dma_writes_total));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_stats);
+
+static int mockdma_dbg_fds_show(struct seq_file *m, void *unused)
+{
+	struct mockdma_file *mf;
+
+	/*
+	 * The counts are read without the fd's own lock, so that a reader
+	 * never waits behind an ioctl and no lock nests in another.
+	 */
+	mutex_lock(&mockdma_files_lock);
+	list_for_each_entry(mf, &mockdma_files, node)
+		seq_printf(m, "pid %d handles %lu pages %lu\n", mf->tgid,
+			   READ_ONCE(mf->nhandles), READ_ONCE(mf->npages));
+	mutex_unlock(&mockdma_files_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_fds);
+
+/* debugfs failures are not fatal: the device works without the counters. */
+void mockdma_debugfs_init(void)
+{
+	mockdma_debugfs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("stats", 0400, mockdma_debugfs_dir, NULL,
+			    &mockdma_dbg_stats_fops);
+	debugfs_create_file("fds", 0400, mockdma_debugfs_dir, NULL,
+			    &mockdma_dbg_fds_fops);
+}
+
+void mockdma_debugfs_exit(void)
+{
+	debugfs_remove_recursive(mockdma_debugfs_dir);
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mockdma: internal interfaces between the driver's files.
+ *
+ * Object model:
+ *
+ * struct mockdma_file is one open of /dev/mockdma.  It owns a table of
+ * handles (an xarray, ids from 1) under its mutex, and is on a global list so
+ * that debugfs can show every fd.
+ *
+ * struct mockdma_handle is one pinned range.  It is reference counted: the
+ * fd's table holds one reference, and anyone touching the pages (an ioctl, or
+ * later an asynchronous DMA engine or a fault-injection hook) holds another
+ * for the duration.  Removing a handle from the table (UNPIN, close) only
+ * records how the pages are to be released and drops the table's reference;
+ * the pages are unpinned when the last reference goes, so a concurrent user
+ * can never write into a page that has already been unpinned and perhaps
+ * freed.
+ */
+#ifndef _MOCKDMA_INTERNAL_H
+#define _MOCKDMA_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include "uapi/mockdma.h"
+
+/*
+ * How the pages of a handle are released when its last reference goes.
+ * Written by whoever removes the handle from its fd's table, before it drops
+ * the table's reference.
+ */
+enum mockdma_release_mode {
+	/* unpin_user_pages() / put_page(): pages released clean */
+	MOCKDMA_RELEASE_CLEAN,
+	/* unpin_user_pages_dirty_lock(.., true) if pinned for write */
+	MOCKDMA_RELEASE_DIRTY,
+	/* as DIRTY if the device wrote at all (dma_seq != 0), else CLEAN */
+	MOCKDMA_RELEASE_DIRTY_IF_WRITTEN,
+};
+
+struct mockdma_handle {
+	struct kref ref;
+	u32 id;			/* index in the owning fd's table */
+	u32 method;		/* enum mockdma_pin_method */
+	u32 pin_flags;		/* MOCKDMA_PIN_* */
+	unsigned long addr;	/* user address pinned at */
+	unsigned long npages;
+	struct page **pages;	/* npages entries, all valid */
+	/*
+	 * The mm charged in pinned_vm, held by mmgrab() so the charge can be
+	 * undone even after the process exited (ib_umem's owning_mm).
+	 */
+	struct mm_struct *mm;
+	atomic_t dma_seq;	/* last DMA_WRITE sequence number, 0: none */
+	int release_mode;	/* enum mockdma_release_mode */
+};
+
+struct mockdma_file {
+	struct mutex lock;	/* protects handles, nhandles, npages */
+	struct xarray handles;	/* id -> struct mockdma_handle */
+	/* Written under lock, read locklessly by debugfs. */
+	unsigned long nhandles;
+	unsigned long npages;	/* sum of npages of the handles in the table */
+	pid_t tgid;		/* opener, for debugfs */
+	struct list_head node;	/* on mockdma_files */
+};
+
+/* Global counters, reported by debugfs "stats". */
+struct mockdma_stats {
+	atomic64_t pages_pinned;	/* pages held by live handles, now */
+	atomic64_t handles;		/* live handles, now */
+	atomic64_t pins_total;
+	atomic64_t unpins_total;
+	atomic64_t pin_errors_total;	/* PIN ioctls that failed */
+	atomic64_t dma_write_bytes;
+	atomic64_t dma_read_bytes;
+	atomic64_t dma_writes_total;
+};
+
+extern struct mockdma_stats mockdma_stats;
+extern unsigned long mockdma_max_pin_pages;
+extern unsigned long mockdma_max_fd_pages;
+
+/* Every open fd, for debugfs. */
+extern struct list_head mockdma_files;
+extern struct mutex mockdma_files_lock;
+
+/* mockdma_pin.c */
+struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
+					  unsigned long npages, u32 method,
+					  u32 pin_flags);
+void mockdma_handle_retire(struct mockdma_handle *h,
+			   enum mockdma_release_mode mode);
+
+static inline void mockdma_handle_get(struct mockdma_handle *h)
+{
+	kref_get(&h->ref);
+}
+
+void mockdma_handle_put(struct mockdma_handle *h);
+
+static inline unsigned long mockdma_handle_length(const struct mockdma_handle *h)
+{
+	return h->npages << PAGE_SHIFT;
+}
+
+/* mockdma_dma.c */
+void mockdma_dma_stamp(struct mockdma_handle *h, unsigned long index,
+		       unsigned int offset, unsigned int len, u32 seq,
+		       bool set_dirty);
+u32 mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
+		      bool set_dirty);
+int mockdma_dma_read(struct mockdma_handle *h, u64 offset, u64 length,
+		     void __user *buf);
+
+/* mockdma_query.c */
+int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
+			struct mockdma_page_state __user *out);
+
+/* mockdma_debugfs.c */
+void mockdma_debugfs_init(void);
+void mockdma_debugfs_exit(void);
+
+#endif /* _MOCKDMA_INTERNAL_H */

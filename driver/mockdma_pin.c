@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mockdma: pinning and releasing user memory, and a handle's lifetime.
+ *
+ * The accounting follows ib_umem_get()/ib_umem_release()
+ * (drivers/infiniband/core/umem.c): RLIMIT_MEMLOCK is charged to the pinning
+ * mm's pinned_vm, and the mm is held by mmgrab() so the charge is undone
+ * however late the pages are released.  The choice of GUP entry point and the
+ * post-pin check follow mm/gup_test.c.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/err.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "mockdma_internal.h"
+
+/*
+ * Pages asked of GUP per call.  pin_user_pages_fast() takes an int, the
+ * locked methods hold mmap_lock for a whole call, and a 1 GiB range in one
+ * call would run that long without a rescheduling point; ib_umem_get()
+ * likewise pins one page of page pointers at a time.  The same chunk bounds
+ * the release loop.
+ */
+#define MOCKDMA_GUP_CHUNK	1024UL
+
+/* Every method but the legacy one takes FOLL_PIN pins. */
+static bool mockdma_method_is_pin(u32 method)
+{
+	return method != MOCKDMA_METHOD_GUP;
+}
+
+/*
+ * Release @npages pages taken by @method, dirtying them first if @dirty.
+ * Sleeps: set_page_dirty_lock() and unpin_user_pages_dirty_lock() take the
+ * folio lock.
+ */
+static void mockdma_put_pages(struct page **pages, unsigned long npages,
+			      u32 method, bool dirty)
+{
+	unsigned long i, j, nr;
+
+	for (i = 0; i < npages; i += nr) {
+		nr = min(npages - i, MOCKDMA_GUP_CHUNK);
+		if (mockdma_method_is_pin(method)) {
+			/*
+			 * FOLL_PIN pages must go back through the unpin API
+			 * (Documentation/core-api/pin_user_pages.rst): it
+			 * drops GUP_PIN_COUNTING_BIAS references, or the large
+			 * folio's pincount.  With dirty false this is
+			 * unpin_user_pages().
+			 */
+			unpin_user_pages_dirty_lock(pages + i, nr, dirty);
+		} else {
+			/* FOLL_GET: one plain reference per page. */
+			for (j = i; j < i + nr; j++) {
+				if (dirty)
+					set_page_dirty_lock(pages[j]);
+				put_page(pages[j]);
+			}
+		}
+		cond_resched();
+	}
+}
+
+/*
+ * One GUP call for at most MOCKDMA_GUP_CHUNK pages of current->mm.  Returns
+ * the number of pages taken (possibly fewer than @nr) or -errno.
+ */
+static long mockdma_gup(u32 method, unsigned long start, unsigned long nr,
+			unsigned int gup_flags, struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	long ret;
+
+	switch (method) {
+	case MOCKDMA_METHOD_PIN_FAST:
+		/* Takes mmap_lock itself if the lockless walk falls short. */
+		return pin_user_pages_fast(start, (int)nr, gup_flags, pages);
+	case MOCKDMA_METHOD_PIN:
+		/*
+		 * pin_user_pages() must be called with mmap_lock held and
+		 * never drops it (it passes no "locked" to GUP); vmas may be
+		 * NULL.
+		 */
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		ret = pin_user_pages(start, nr, gup_flags, pages, NULL);
+		mmap_read_unlock(mm);
+		return ret;
+	case MOCKDMA_METHOD_PIN_UNLOCKED:
+		/* Takes mmap_lock and may drop it to retry a fault. */
+		return pin_user_pages_unlocked(start, nr, pages, gup_flags);
+	case MOCKDMA_METHOD_GUP:
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		ret = get_user_pages(start, nr, gup_flags, pages, NULL);
+		mmap_read_unlock(mm);
+		return ret;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Every page a pin_user_pages*() call returned must now be seen as pinned by
+ * the rest of mm (page_maybe_dma_pinned() is what fork() and the writeback
+ * and reclaim paths test); gup_test.c's verify_dma_pinned() checks the same.
+ * A failure is a kernel bug, not a user error, hence WARN.
+ */
+static void mockdma_verify_pinned(struct page **pages, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *page = pages[i];
+
+		/* try_grab_folio() deliberately never pins the zero page. */
+		if (is_zero_page(page))
+			continue;
+		if (WARN_ONCE(!folio_maybe_dma_pinned(page_folio(page)),
+			      KBUILD_MODNAME ": page %lu of a FOLL_PIN range is not dma-pinned\n",
+			      i)) {
+			dump_page(page, KBUILD_MODNAME ": not dma-pinned after FOLL_PIN");
+			return;
+		}
+	}
+}
+
+/*
+ * Charge @npages to @mm's pinned_vm against RLIMIT_MEMLOCK, exactly as
+ * ib_umem_get() does: add first, then undo if over the limit, so concurrent
+ * pinners cannot both slip under it.
+ */
+static int mockdma_charge(struct mm_struct *mm, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	u64 pinned;
+
+	pinned = atomic64_add_return(npages, &mm->pinned_vm);
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * mockdma_handle_pin() - pin a user range of the current process
+ * @addr:      page-aligned user address, already range checked
+ * @npages:    non-zero page count, already checked against the limits
+ * @method:    enum mockdma_pin_method; combinations 6.1 would WARN on
+ *             (LONGTERM with GUP or PIN_UNLOCKED) are rejected by the caller
+ * @pin_flags: MOCKDMA_PIN_*
+ *
+ * Return: a new handle holding one reference (the caller's), with id 0; or
+ * ERR_PTR(-errno), in which case nothing stays pinned or charged.
+ */
+struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
+					  unsigned long npages, u32 method,
+					  u32 pin_flags)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned int gup_flags = 0;
+	struct mockdma_handle *h;
+	unsigned long done = 0;
+	long ret;
+
+	if (pin_flags & MOCKDMA_PIN_WRITE)
+		gup_flags |= FOLL_WRITE;
+	if (pin_flags & MOCKDMA_PIN_LONGTERM)
+		gup_flags |= FOLL_LONGTERM;
+
+	ret = mockdma_charge(mm, npages);
+	if (ret)
+		return ERR_PTR(ret);
+	mmgrab(mm);
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+	/*
+	 * __GFP_NOWARN: max_pin_pages is root-tunable, and kvmalloc() WARNs
+	 * on sizes above INT_MAX unless told not to.
+	 */
+	h->pages = kvcalloc(npages, sizeof(*h->pages),
+			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!h->pages) {
+		ret = -ENOMEM;
+		goto err_free_handle;
+	}
+
+	/* GUP may return fewer pages than asked: loop until covered. */
+	while (done < npages) {
+		unsigned long nr = min(npages - done, MOCKDMA_GUP_CHUNK);
+
+		ret = mockdma_gup(method, addr + (done << PAGE_SHIFT), nr,
+				  gup_flags, h->pages + done);
+		/*
+		 * 0 means nothing could be taken yet no error was given
+		 * (e.g. gup-fast's own range check); retrying would spin.
+		 */
+		if (ret == 0)
+			ret = -EFAULT;
+		if (ret < 0)
+			goto err_put_pages;
+		done += ret;
+		cond_resched();
+	}
+
+	if (mockdma_method_is_pin(method))
+		mockdma_verify_pinned(h->pages, npages);
+
+	kref_init(&h->ref);
+	h->method = method;
+	h->pin_flags = pin_flags;
+	h->addr = addr;
+	h->npages = npages;
+	h->mm = mm;
+	atomic_set(&h->dma_seq, 0);
+	h->release_mode = MOCKDMA_RELEASE_CLEAN;
+
+	atomic64_add(npages, &mockdma_stats.pages_pinned);
+	atomic64_inc(&mockdma_stats.handles);
+	atomic64_inc(&mockdma_stats.pins_total);
+	return h;
+
+err_put_pages:
+	mockdma_put_pages(h->pages, done, method, false);
+	kvfree(h->pages);
+err_free_handle:
+	kfree(h);
+err_uncharge:
+	atomic64_sub(npages, &mm->pinned_vm);
+	mmdrop(mm);
+	return ERR_PTR(ret);
+}
+
+static void mockdma_handle_release(struct kref *ref)
+{
+	struct mockdma_handle *h = container_of(ref, struct mockdma_handle, ref);
+	bool dirty;
+
+	switch (READ_ONCE(h->release_mode)) {
+	case MOCKDMA_RELEASE_DIRTY:
+		dirty = true;
+		break;
+	case MOCKDMA_RELEASE_DIRTY_IF_WRITTEN:
+		dirty = atomic_read(&h->dma_seq) != 0;
+		break;
+	default:
+		dirty = false;
+		break;
+	}
+	/*
+	 * Only dirty what the device could have written, as ib_umem does
+	 * (make_dirty = umem->writable && dirty): dirtying a range pinned
+	 * read-only would mark page cache dirty that the process may not
+	 * even be allowed to write, and would dirty the shared zero page.
+	 */
+	if (!(h->pin_flags & MOCKDMA_PIN_WRITE))
+		dirty = false;
+
+	mockdma_put_pages(h->pages, h->npages, h->method, dirty);
+	atomic64_sub(h->npages, &h->mm->pinned_vm);
+	mmdrop(h->mm);
+
+	atomic64_sub(h->npages, &mockdma_stats.pages_pinned);
+	atomic64_dec(&mockdma_stats.handles);
+	atomic64_inc(&mockdma_stats.unpins_total);
+
+	kvfree(h->pages);
+	kfree(h);
+}
+
+/**
+ * mockdma_handle_put() - drop a reference to a handle
+ * @h: the handle
+ *
+ * Context: process context.  Dropping the last reference releases the pages,
+ * which may sleep (folio lock, cond_resched()), so an atomic-context user
+ * (a kprobe handler) must hand its final put to a sleepable context.
+ */
+void mockdma_handle_put(struct mockdma_handle *h)
+{
+	kref_put(&h->ref, mockdma_handle_release);
+}
+
+/**
+ * mockdma_handle_retire() - drop the table's reference after removing @h
+ * @h:    a handle just removed from its fd's table
+ * @mode: how its pages are to be released
+ *
+ * The pages are released now if nobody else holds @h, otherwise when the last
+ * holder drops it; kref_put()'s ordering makes @mode visible to whoever runs
+ * the release.
+ */
+void mockdma_handle_retire(struct mockdma_handle *h,
+			   enum mockdma_release_mode mode)
+{
+	WRITE_ONCE(h->release_mode, mode);
+	mockdma_handle_put(h);
+}

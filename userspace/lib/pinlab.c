@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "pinlab.h"
+
+size_t pl_page_size;
+
+#define PL_SMALL_PAGES	16
+#define PL_HUGE		(2UL << 20)
+
+static const char *const mem_names[PL_MEM_COUNT] = {
+	"anon", "thp", "memfd", "hugetlb",
+	"ext4-shared", "ext4-private", "xfs-shared", "xfs-private",
+};
+
+const char *pl_mem_name(enum pl_mem mem)
+{
+	return mem_names[mem];
+}
+
+int pl_mem_is_file(enum pl_mem mem)
+{
+	return mem >= PL_MEM_EXT4_SHARED;
+}
+
+int pl_mem_is_private_file(enum pl_mem mem)
+{
+	return mem == PL_MEM_EXT4_PRIVATE || mem == PL_MEM_XFS_PRIVATE;
+}
+
+/* The byte the backing file holds before any device write. */
+static unsigned char original_byte(size_t off)
+{
+	return 0xa5 ^ (unsigned char)(off / 4096);
+}
+
+static int file_setup(struct pl_buf *buf, const char *dir, int shared)
+{
+	static int serial;
+	unsigned char *chunk;
+	size_t off;
+
+	snprintf(buf->path, sizeof(buf->path), "%s/pinlab-%d-%d", dir,
+		 getpid(), serial++);
+	buf->fd = open(buf->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (buf->fd < 0)
+		return -errno;
+	chunk = malloc(pl_page_size);
+	if (!chunk)
+		return -ENOMEM;
+	for (off = 0; off < buf->len; off += pl_page_size) {
+		memset(chunk, original_byte(off), pl_page_size);
+		if (pwrite(buf->fd, chunk, pl_page_size, off) != (ssize_t)pl_page_size) {
+			free(chunk);
+			return -EIO;
+		}
+	}
+	free(chunk);
+	if (fsync(buf->fd))
+		return -errno;
+	buf->map = mmap(NULL, buf->len, PROT_READ | PROT_WRITE,
+			shared ? MAP_SHARED : MAP_PRIVATE, buf->fd, 0);
+	if (buf->map == MAP_FAILED) {
+		buf->map = NULL;
+		return -errno;
+	}
+	buf->map_len = buf->len;
+	buf->addr = buf->map;
+	/* Fault the pages in through the mapping, as an application would. */
+	for (off = 0; off < buf->len; off += pl_page_size)
+		(void)*(volatile char *)(buf->addr + off);
+	return 0;
+}
+
+int pl_buf_setup(struct pl_buf *buf, enum pl_mem mem)
+{
+	const char *ext4 = getenv("PINLAB_EXT4"), *xfs = getenv("PINLAB_XFS");
+
+	if (!pl_page_size)
+		pl_page_size = sysconf(_SC_PAGESIZE);
+	memset(buf, 0, sizeof(*buf));
+	buf->mem = mem;
+	buf->fd = -1;
+	buf->len = PL_SMALL_PAGES * pl_page_size;
+	switch (mem) {
+	case PL_MEM_ANON:
+		buf->map = mmap(NULL, buf->len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		buf->map_len = buf->len;
+		break;
+	case PL_MEM_THP:
+		/* Over-allocate to carve out a PMD-aligned 2 MiB range. */
+		buf->len = PL_HUGE;
+		buf->map_len = 2 * PL_HUGE;
+		buf->map = mmap(NULL, buf->map_len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		break;
+	case PL_MEM_MEMFD:
+		buf->fd = memfd_create("pinlab", 0);
+		if (buf->fd < 0 || ftruncate(buf->fd, buf->len))
+			return -errno;
+		buf->map = mmap(NULL, buf->len, PROT_READ | PROT_WRITE,
+				MAP_SHARED, buf->fd, 0);
+		buf->map_len = buf->len;
+		break;
+	case PL_MEM_HUGETLB:
+		buf->len = buf->map_len = PL_HUGE;
+		buf->map = mmap(NULL, buf->len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (buf->map == MAP_FAILED) {
+			buf->map = NULL;
+			return -EOPNOTSUPP;
+		}
+		break;
+	case PL_MEM_EXT4_SHARED:
+	case PL_MEM_EXT4_PRIVATE:
+		return file_setup(buf, ext4 ? ext4 : "/mnt/ext4",
+				  mem == PL_MEM_EXT4_SHARED);
+	case PL_MEM_XFS_SHARED:
+	case PL_MEM_XFS_PRIVATE:
+		return file_setup(buf, xfs ? xfs : "/mnt/xfs",
+				  mem == PL_MEM_XFS_SHARED);
+	default:
+		return -EINVAL;
+	}
+	if (buf->map == MAP_FAILED) {
+		buf->map = NULL;
+		return -errno;
+	}
+	buf->addr = buf->map;
+	if (mem == PL_MEM_THP) {
+		buf->addr = (char *)(((unsigned long)buf->map + PL_HUGE - 1) &
+				     ~(PL_HUGE - 1));
+		if (madvise(buf->addr, buf->len, MADV_HUGEPAGE))
+			return -errno;
+	}
+	memset(buf->addr, 0x5a, buf->len);
+	return 0;
+}
+
+void pl_buf_teardown(struct pl_buf *buf)
+{
+	if (buf->map)
+		munmap(buf->map, buf->map_len);
+	if (buf->fd >= 0)
+		close(buf->fd);
+	if (buf->path[0])
+		unlink(buf->path);
+	buf->map = NULL;
+	buf->fd = -1;
+	buf->path[0] = 0;
+}
+
+int pl_open_or_skip(void)
+{
+	int fd;
+
+	pl_page_size = sysconf(_SC_PAGESIZE);
+	ksft_print_header();
+	fd = open("/dev/mockdma", O_RDWR);
+	if (fd < 0 && errno == ENOENT)
+		ksft_exit_skip("/dev/mockdma missing: load mockdma.ko\n");
+	if (fd < 0 && errno == EACCES)
+		ksft_exit_skip("/dev/mockdma needs root\n");
+	if (fd < 0)
+		ksft_exit_fail_msg("open /dev/mockdma: %s\n", strerror(errno));
+	return fd;
+}
+
+int pl_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, cmd, arg);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
+}
+
+int pl_pin(int fd, void *addr, size_t len, __u32 method, __u32 flags,
+	   __u32 *handle)
+{
+	struct mockdma_pin pin = {
+		.addr = (unsigned long)addr, .length = len,
+		.method = method, .flags = flags,
+	};
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_PIN, &pin);
+
+	if (!ret && handle)
+		*handle = pin.handle;
+	return ret;
+}
+
+int pl_unpin(int fd, __u32 handle, __u32 flags)
+{
+	struct mockdma_unpin unpin = { .handle = handle, .flags = flags };
+
+	return pl_ioctl(fd, MOCKDMA_IOC_UNPIN, &unpin);
+}
+
+int pl_dma_write(int fd, __u32 handle, __u64 off, __u64 len, __u32 flags,
+		 __u32 *seq)
+{
+	struct mockdma_dma dma = {
+		.handle = handle, .flags = flags, .offset = off, .length = len,
+	};
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_DMA_WRITE, &dma);
+
+	if (!ret && seq)
+		*seq = dma.seq;
+	return ret;
+}
+
+int pl_dma_read(int fd, __u32 handle, __u64 off, __u64 len, void *dst)
+{
+	struct mockdma_dma dma = {
+		.handle = handle, .offset = off, .length = len,
+		.user_buf = (unsigned long)dst,
+	};
+
+	return pl_ioctl(fd, MOCKDMA_IOC_DMA_READ, &dma);
+}
+
+int pl_query(int fd, __u32 handle, __u64 first, __u64 n,
+	     struct mockdma_page_state *st)
+{
+	struct mockdma_query q = {
+		.handle = handle, .first_page = first, .npages = n,
+		.pages = (unsigned long)st,
+	};
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_QUERY, &q);
+
+	if (!ret && q.npages != n)
+		return -ERANGE;
+	return ret;
+}
+
+size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
+			__u32 first_page, __u32 seq)
+{
+	const struct mockdma_stamp *s = buf;
+	size_t per_page = pl_page_size / sizeof(*s), pages = 0, p, i;
+
+	for (p = 0; p < len / pl_page_size; p++) {
+		for (i = 0; i < per_page; i++) {
+			const struct mockdma_stamp *x = &s[p * per_page + i];
+
+			if (x->magic != MOCKDMA_STAMP_MAGIC || x->handle != handle ||
+			    x->page_index != first_page + p || x->seq != seq)
+				break;
+		}
+		pages += i == per_page;
+	}
+	return pages;
+}
+
+/* The file's bytes as the disk has them: O_DIRECT bypasses the page cache. */
+static void *read_disk(struct pl_buf *buf)
+{
+	void *data;
+	int fd = open(buf->path, O_RDONLY | O_DIRECT);
+
+	if (fd < 0)
+		return NULL;
+	if (posix_memalign(&data, 4096, buf->len) ||
+	    pread(fd, data, buf->len, 0) != (ssize_t)buf->len) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	return data;
+}
+
+size_t pl_disk_stamped(struct pl_buf *buf, __u32 handle, __u32 seq)
+{
+	void *data = read_disk(buf);
+	size_t n;
+
+	if (!data)
+		return 0;
+	n = pl_count_stamped(data, buf->len, handle, 0, seq);
+	free(data);
+	return n;
+}
+
+int pl_disk_is_original(struct pl_buf *buf)
+{
+	unsigned char *data = read_disk(buf);
+	size_t off;
+	int same = !!data;
+
+	for (off = 0; data && off < buf->len; off++)
+		if (data[off] != original_byte(off)) {
+			same = 0;
+			break;
+		}
+	free(data);
+	return same;
+}
+
+static long read_keyed(const char *path, const char *name)
+{
+	char key[128];
+	long val;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %ld", key, &val) == 2)
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	fclose(f);
+	return -1;
+}
+
+long pl_vmstat(const char *name)
+{
+	/* Per-CPU vmstat deltas are folded only on refresh. */
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			ksft_print_msg("stat_refresh: %s\n", strerror(errno));
+		close(fd);
+	}
+	return read_keyed("/proc/vmstat", name);
+}
+
+long pl_mockdma_stat(const char *name)
+{
+	return read_keyed("/sys/kernel/debug/mockdma/stats", name);
+}
+
+const char *pl_errno_name(int err)
+{
+	switch (err) {
+	case EINVAL: return "EINVAL";
+	case EFAULT: return "EFAULT";
+	case ENOMEM: return "ENOMEM";
+	case E2BIG: return "E2BIG";
+	case ENOSPC: return "ENOSPC";
+	case ENOENT: return "ENOENT";
+	case EPERM: return "EPERM";
+	case ENOTTY: return "ENOTTY";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	default: return strerror(err);
+	}
+}
