@@ -58,7 +58,7 @@ TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
 EOT
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4"
-append+=" pinlab_root=$PINLAB_ROOT pinlab_mode=$mode"
+append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot
 	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 2048
 	-kernel "$KIMAGE" -initrd "$initrd" -append "$append"
