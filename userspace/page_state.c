@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * page_state: QUERY's view of each pinned page agrees with the kernel's own
+ * oracle, /proc/self/pagemap + /proc/kpageflags (fs/proc/page.c), for the
+ * same pfns; the pin is visible (DMA_PINNED, pincount 1 for one FOLL_PIN
+ * pin) and gone after unpin (a second pin again counts exactly 1).  Records
+ * the LRU and dirty state while pinned and after unpin.
+ *
+ * LRU can change under us: a freshly faulted page waits in a per-CPU
+ * folio batch without PG_lru until the batch drains.  So QUERY is read
+ * before and after kpageflags, and LRU/ACTIVE are compared only where the
+ * two QUERY reads agree.
+ */
+#include <fcntl.h>
+#include <linux/kernel-page-flags.h>
+
+#include "lib/pinlab.h"
+
+#define LT_W (MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)
+
+static int pagemap_fd, kpageflags_fd;
+
+static __u64 pfn_of(const void *addr)
+{
+	__u64 ent = 0;
+
+	if (pread(pagemap_fd, &ent, 8, (unsigned long)addr / pl_page_size * 8) != 8 ||
+	    !(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+static int large_mem;
+static __u64 head_pfn;
+
+/*
+ * kpageflags reports each page's own flags word: LRU, dirty and friends
+ * live on the head page of a large folio (fs/proc/page.c), so the pins
+ * of a THP or hugetlb folio are checked against the head's flags.
+ */
+static __u64 kflags(__u64 pfn)
+{
+	if (large_mem)
+		pfn = head_pfn;
+	__u64 f = 0;
+
+	if (pread(kpageflags_fd, &f, 8, pfn * 8) != 8)
+		return ~0ULL;
+	return f;
+}
+
+struct flag_pair { __u32 query; int kpf; int racy; };
+
+static const struct flag_pair pairs[] = {
+	{ MOCKDMA_PAGE_LRU, KPF_LRU, 1 },
+	{ MOCKDMA_PAGE_ACTIVE, KPF_ACTIVE, 1 },
+	{ MOCKDMA_PAGE_DIRTY, KPF_DIRTY, 0 },
+	{ MOCKDMA_PAGE_WRITEBACK, KPF_WRITEBACK, 0 },
+	{ MOCKDMA_PAGE_ANON, KPF_ANON, 0 },
+	{ MOCKDMA_PAGE_UNEVICTABLE, KPF_UNEVICTABLE, 0 },
+	{ MOCKDMA_PAGE_HUGETLB, KPF_HUGE, 0 },
+};
+
+static void check_mem(int fd, enum pl_mem mem)
+{
+	struct mockdma_page_state *a, *b, *c;
+	struct pl_buf buf;
+	size_t np, i, p, mismatches = 0, lru = 0, dirty = 0, lru_after = 0;
+	__u32 h;
+	int ok = 1;
+
+	if (pl_buf_setup(&buf, mem)) {
+		ksft_test_result_fail("%s: setup\n", pl_mem_name(mem));
+		return;
+	}
+	np = buf.len / pl_page_size;
+	large_mem = mem == PL_MEM_THP || mem == PL_MEM_HUGETLB;
+	head_pfn = pfn_of(buf.addr);
+	a = calloc(np, sizeof(*a));
+	b = calloc(np, sizeof(*b));
+	c = calloc(np, sizeof(*c));
+	ok = a && b && c &&
+	     !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h) &&
+	     !pl_query(fd, h, 0, np, a);
+	for (i = 0; ok && i < np; i++) {
+		__u64 pfn = pfn_of(buf.addr + i * pl_page_size);
+		__u64 kf = kflags(pfn);
+
+		if (i == np - 1 && pl_query(fd, h, 0, np, b))
+			ok = 0;
+		if (pfn != a[i].pfn) {
+			ksft_print_msg("page %zu: pagemap pfn %#llx, QUERY %#llx\n",
+				       i, (unsigned long long)pfn,
+				       (unsigned long long)a[i].pfn);
+			mismatches++;
+			continue;
+		}
+		if (!(a[i].flags & MOCKDMA_PAGE_DMA_PINNED) || a[i].pincount < 1) {
+			ksft_print_msg("page %zu: not seen as pinned\n", i);
+			mismatches++;
+		}
+		lru += !!(a[i].flags & MOCKDMA_PAGE_LRU);
+		dirty += !!(a[i].flags & MOCKDMA_PAGE_DIRTY);
+		for (p = 0; p < ARRAY_SIZE(pairs); p++) {
+			int q = !!(a[i].flags & pairs[p].query);
+			int k = !!(kf & (1ULL << pairs[p].kpf));
+
+			if (q != k && !pairs[p].racy) {
+				ksft_print_msg("page %zu: flag %#x QUERY %d kpageflags %d\n",
+					       i, pairs[p].query, q, k);
+				mismatches++;
+			}
+		}
+	}
+	/* racy flags: compare where QUERY did not change around the read */
+	for (i = 0; ok && i < np; i++)
+		for (p = 0; p < ARRAY_SIZE(pairs); p++)
+			if (pairs[p].racy &&
+			    !((a[i].flags ^ b[i].flags) & pairs[p].query) &&
+			    !!(a[i].flags & pairs[p].query) !=
+			    !!(kflags(a[i].pfn) & (1ULL << pairs[p].kpf)) &&
+			    !!(b[i].flags & pairs[p].query) !=
+			    !!(kflags(a[i].pfn) & (1ULL << pairs[p].kpf))) {
+				ksft_print_msg("page %zu: flag %#x differs\n",
+					       i, pairs[p].query);
+				mismatches++;
+			}
+	if (ok)
+		ok &= !pl_unpin(fd, h, 0);
+	for (i = 0; ok && i < np; i++)
+		lru_after += !!(kflags(a[i].pfn) & (1ULL << KPF_LRU));
+	/*
+	 * A second pin counts exactly its own references, so the first is
+	 * gone: one per order-0 page; a large folio's pincount gets one per
+	 * pinned subpage (try_grab_folio(.., refs, FOLL_PIN) in mm/gup.c).
+	 */
+	ok = ok && !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h);
+	if (ok) {
+		ok &= !pl_query(fd, h, 0, np, c);
+		for (i = 0; ok && i < np; i++)
+			if (c[i].pincount != (large_mem ? np : 1)) {
+				ksft_print_msg("page %zu: pincount %u after re-pin\n",
+					       i, c[i].pincount);
+				mismatches++;
+				break;
+			}
+		ok &= !pl_unpin(fd, h, 0);
+	}
+	ksft_print_msg("[INFO] %s: while pinned %zu/%zu on LRU, %zu dirty; after unpin %zu on LRU\n",
+		       pl_mem_name(mem), lru, np, dirty, lru_after);
+	free(a);
+	free(b);
+	free(c);
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok && !mismatches,
+			 "%s: QUERY matches pagemap+kpageflags, pin visible then released\n",
+			 pl_mem_name(mem));
+}
+
+int main(void)
+{
+	int fd = pl_open_or_skip();
+	static const enum pl_mem mems[] = {
+		PL_MEM_ANON, PL_MEM_THP, PL_MEM_MEMFD, PL_MEM_HUGETLB,
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED,
+	};
+	size_t i;
+
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
+	if (pagemap_fd < 0 || kpageflags_fd < 0)
+		ksft_exit_skip("no /proc/self/pagemap or /proc/kpageflags\n");
+	ksft_set_plan(ARRAY_SIZE(mems));
+	for (i = 0; i < ARRAY_SIZE(mems); i++)
+		check_mem(fd, mems[i]);
+	close(fd);
+	ksft_finished();
+}
