@@ -17,7 +17,14 @@ static struct dentry *mockdma_debugfs_dir;
 
 static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 {
+	static const char * const point_names[MOCKDMA_INJECT_COUNT] = {
+		[MOCKDMA_INJECT_WB_START] = "wb_start",
+		[MOCKDMA_INJECT_WB_END] = "wb_end",
+		[MOCKDMA_INJECT_RECLAIM] = "reclaim",
+		[MOCKDMA_INJECT_SHRINKER] = "shrinker",
+	};
 	const struct mockdma_stats *s = &mockdma_stats;
+	int i;
 
 	seq_printf(m, "pages_pinned %lld\n", atomic64_read(&s->pages_pinned));
 	seq_printf(m, "handles %lld\n", atomic64_read(&s->handles));
@@ -31,6 +38,18 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 		   atomic64_read(&s->dma_read_bytes));
 	seq_printf(m, "dma_writes_total %lld\n",
 		   atomic64_read(&s->dma_writes_total));
+	seq_printf(m, "engines_running %lld\n",
+		   atomic64_read(&s->engines_running));
+	seq_printf(m, "engine_passes_total %lld\n",
+		   atomic64_read(&s->engine_passes_total));
+	seq_printf(m, "inject_armed %lld\n", atomic64_read(&s->inject_armed));
+	seq_printf(m, "inject_arms_total %lld\n",
+		   atomic64_read(&s->inject_arms_total));
+	seq_printf(m, "inject_fired_total %lld\n",
+		   atomic64_read(&s->inject_fired_total));
+	for (i = 0; i < MOCKDMA_INJECT_COUNT; i++)
+		seq_printf(m, "inject_fired_%s %lld\n", point_names[i],
+			   atomic64_read(&s->inject_fired[i]));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_stats);

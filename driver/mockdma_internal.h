@@ -26,6 +26,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "uapi/mockdma.h"
@@ -44,6 +45,21 @@ enum mockdma_release_mode {
 	MOCKDMA_RELEASE_DIRTY_IF_WRITTEN,
 };
 
+/*
+ * The asynchronous engine of one handle (mockdma_engine.c).  Its fields
+ * other than the counters are written under the handle's lock.
+ */
+struct mockdma_engine_state {
+	struct delayed_work work;
+	bool running;		/* started and not yet stopped */
+	bool stopping;		/* STOP asked: the work must not requeue */
+	bool set_dirty;
+	unsigned long first, npages;
+	unsigned long interval;	/* jiffies between passes */
+	atomic64_t passes;
+	atomic_t last_seq;
+};
+
 struct mockdma_handle {
 	struct kref ref;
 	u32 id;			/* index in the owning fd's table */
@@ -57,8 +73,18 @@ struct mockdma_handle {
 	 * undone even after the process exited (ib_umem's owning_mm).
 	 */
 	struct mm_struct *mm;
-	atomic_t dma_seq;	/* last DMA_WRITE sequence number, 0: none */
+	atomic_t dma_seq;	/* last sequence number used, 0: none */
 	int release_mode;	/* enum mockdma_release_mode */
+	/*
+	 * Serialises engine start/stop, injection arming and retirement:
+	 * once @retired is set under it, neither can start again, so a
+	 * retired handle has no engine running and no page armed.
+	 */
+	struct mutex lock;
+	bool retired;
+	struct mockdma_engine_state engine;
+	atomic_t inject_armed;	/* pages armed now */
+	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];	/* per point */
 };
 
 struct mockdma_file {
@@ -81,6 +107,12 @@ struct mockdma_stats {
 	atomic64_t dma_write_bytes;
 	atomic64_t dma_read_bytes;
 	atomic64_t dma_writes_total;
+	atomic64_t engines_running;	/* now */
+	atomic64_t engine_passes_total;
+	atomic64_t inject_armed;	/* pages armed now */
+	atomic64_t inject_arms_total;	/* pages ever armed */
+	atomic64_t inject_fired_total;	/* pages written by injections */
+	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];
 };
 
 extern struct mockdma_stats mockdma_stats;
@@ -118,6 +150,23 @@ u32 mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
 		      bool set_dirty);
 int mockdma_dma_read(struct mockdma_handle *h, u64 offset, u64 length,
 		     void __user *buf);
+
+/* mockdma_engine.c */
+void mockdma_engine_handle_init(struct mockdma_handle *h);
+int mockdma_engine_init(void);
+void mockdma_engine_exit(void);
+int mockdma_engine_start(struct mockdma_handle *h,
+			 const struct mockdma_engine *e);
+void mockdma_engine_stop(struct mockdma_handle *h);
+void mockdma_engine_status(struct mockdma_handle *h, struct mockdma_engine *e);
+
+/* mockdma_inject.c */
+int mockdma_inject_init(void);
+void mockdma_inject_exit(void);
+int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in);
+void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
+			   struct mockdma_inject *out);
+void mockdma_inject_disarm_all(struct mockdma_handle *h);
 
 /* mockdma_query.c */
 int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,

@@ -37,7 +37,9 @@ static_assert(sizeof(struct mockdma_pin) == 40);
 static_assert(sizeof(struct mockdma_unpin) == 8);
 static_assert(sizeof(struct mockdma_dma) == 40);
 static_assert(sizeof(struct mockdma_page_state) == 24);
-static_assert(sizeof(struct mockdma_query) == 64);
+static_assert(sizeof(struct mockdma_query) == 88);
+static_assert(sizeof(struct mockdma_engine) == 48);
+static_assert(sizeof(struct mockdma_inject) == 56);
 
 unsigned long mockdma_max_pin_pages = 262144;
 module_param_named(max_pin_pages, mockdma_max_pin_pages, ulong, 0644);
@@ -294,7 +296,7 @@ static int mockdma_ioctl_query(struct mockdma_file *mf,
 	struct mockdma_handle *h;
 	struct mockdma_query q;
 	u64 count;
-	int ret;
+	int ret, i;
 
 	if (copy_from_user(&q, uarg, sizeof(q)))
 		return -EFAULT;
@@ -322,7 +324,100 @@ static int mockdma_ioctl_query(struct mockdma_file *mf,
 	q.method = h->method;
 	q.pin_flags = h->pin_flags;
 	q.dma_writes = (u32)atomic_read(&h->dma_seq);
+	q.engine_passes = atomic64_read(&h->engine.passes);
+	q.engine_running = READ_ONCE(h->engine.running);
+	q.inject_armed = atomic_read(&h->inject_armed);
+	q.inject_fired = 0;
+	for (i = 0; i < MOCKDMA_INJECT_COUNT; i++)
+		q.inject_fired += atomic64_read(&h->inject_fired[i]);
 	if (copy_to_user(uarg, &q, sizeof(q)))
+		ret = -EFAULT;
+out_put:
+	mockdma_handle_put(h);
+	return ret;
+}
+
+static int mockdma_ioctl_engine(struct mockdma_file *mf,
+				struct mockdma_engine __user *uarg,
+				unsigned int cmd)
+{
+	struct mockdma_handle *h;
+	struct mockdma_engine e;
+	int ret = 0;
+
+	if (copy_from_user(&e, uarg, sizeof(e)))
+		return -EFAULT;
+	if (e.pad)
+		return -EINVAL;
+	if (cmd == MOCKDMA_IOC_ENGINE_START) {
+		if ((e.flags & ~MOCKDMA_ENGINE_VALID) ||
+		    e.interval_us > MOCKDMA_ENGINE_MAX_INTERVAL_US)
+			return -EINVAL;
+	} else if (e.flags) {
+		return -EINVAL;
+	}
+
+	ret = mockdma_lookup(mf, e.handle, &h);
+	if (ret)
+		return ret;
+
+	switch (cmd) {
+	case MOCKDMA_IOC_ENGINE_START:
+		if (e.first_page >= h->npages ||
+		    e.npages > h->npages - e.first_page)
+			ret = -EINVAL;
+		else if (!(h->pin_flags & MOCKDMA_PIN_WRITE))
+			ret = -EPERM;
+		else
+			ret = mockdma_engine_start(h, &e);
+		break;
+	case MOCKDMA_IOC_ENGINE_STOP:
+		mockdma_engine_stop(h);
+		break;
+	}
+	if (!ret) {
+		mockdma_engine_status(h, &e);
+		if (copy_to_user(uarg, &e, sizeof(e)))
+			ret = -EFAULT;
+	}
+	mockdma_handle_put(h);
+	return ret;
+}
+
+static int mockdma_ioctl_inject(struct mockdma_file *mf,
+				struct mockdma_inject __user *uarg, bool arm)
+{
+	struct mockdma_handle *h;
+	struct mockdma_inject in;
+	int ret;
+
+	if (copy_from_user(&in, uarg, sizeof(in)))
+		return -EFAULT;
+	if (in.flags || in.point >= MOCKDMA_INJECT_COUNT)
+		return -EINVAL;
+	if (arm && (!in.length || in.length > PAGE_SIZE ||
+		    in.offset > PAGE_SIZE - in.length ||
+		    !IS_ALIGNED(in.offset | in.length, MOCKDMA_STAMP_SIZE)))
+		return -EINVAL;
+	if (!arm && (in.first_page || in.npages || in.offset || in.length ||
+		     in.seq))
+		return -EINVAL;
+
+	ret = mockdma_lookup(mf, in.handle, &h);
+	if (ret)
+		return ret;
+	if (!(h->pin_flags & MOCKDMA_PIN_WRITE)) {
+		ret = -EPERM;
+		goto out_put;
+	}
+
+	in.armed = 0;
+	in.fired = 0;
+	if (arm)
+		ret = mockdma_inject_arm(h, &in);
+	else
+		mockdma_inject_disarm(h, in.point, &in);
+	if (!ret && copy_to_user(uarg, &in, sizeof(in)))
 		ret = -EFAULT;
 out_put:
 	mockdma_handle_put(h);
@@ -350,6 +445,14 @@ static long mockdma_ioctl(struct file *file, unsigned int cmd,
 		return mockdma_ioctl_dma(mf, uarg, false);
 	case MOCKDMA_IOC_QUERY:
 		return mockdma_ioctl_query(mf, uarg);
+	case MOCKDMA_IOC_ENGINE_START:
+	case MOCKDMA_IOC_ENGINE_STOP:
+	case MOCKDMA_IOC_ENGINE_STATUS:
+		return mockdma_ioctl_engine(mf, uarg, cmd);
+	case MOCKDMA_IOC_INJECT_ARM:
+		return mockdma_ioctl_inject(mf, uarg, true);
+	case MOCKDMA_IOC_INJECT_DISARM:
+		return mockdma_ioctl_inject(mf, uarg, false);
 	default:
 		/* Documentation/driver-api/ioctl.rst: not -EINVAL. */
 		return -ENOTTY;
@@ -436,14 +539,25 @@ static int __init mockdma_init(void)
 {
 	int ret;
 
+	ret = mockdma_engine_init();
+	if (ret)
+		return ret;
+	ret = mockdma_inject_init();
+	if (ret)
+		goto err_engine;
 	mockdma_debugfs_init();
 	ret = misc_register(&mockdma_misc);
-	if (ret) {
-		mockdma_debugfs_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_debugfs;
 	pr_info("test module loaded: /dev/mockdma pins user memory for fake DMA, not for production use\n");
 	return 0;
+
+err_debugfs:
+	mockdma_debugfs_exit();
+	mockdma_inject_exit();
+err_engine:
+	mockdma_engine_exit();
+	return ret;
 }
 module_init(mockdma_init);
 
@@ -452,6 +566,8 @@ static void __exit mockdma_exit(void)
 	/* No fd can be open: each holds a module reference via fops.owner. */
 	misc_deregister(&mockdma_misc);
 	mockdma_debugfs_exit();
+	mockdma_inject_exit();
+	mockdma_engine_exit();
 }
 module_exit(mockdma_exit);
 

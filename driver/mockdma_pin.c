@@ -227,6 +227,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 	h->mm = mm;
 	atomic_set(&h->dma_seq, 0);
 	h->release_mode = MOCKDMA_RELEASE_CLEAN;
+	mockdma_engine_handle_init(h);
 
 	atomic64_add(npages, &mockdma_stats.pages_pinned);
 	atomic64_inc(&mockdma_stats.handles);
@@ -278,6 +279,7 @@ static void mockdma_handle_release(struct kref *ref)
 	atomic64_inc(&mockdma_stats.unpins_total);
 
 	kvfree(h->pages);
+	mutex_destroy(&h->lock);
 	kfree(h);
 }
 
@@ -286,26 +288,10 @@ static void mockdma_handle_release(struct kref *ref)
  * @h: the handle
  *
  * Context: process context.  Dropping the last reference releases the pages,
- * which may sleep (folio lock, cond_resched()), so an atomic-context user
- * (a kprobe handler) must hand its final put to a sleepable context.
+ * which may sleep (folio lock, cond_resched()); this is why the injection
+ * hooks, which run in atomic context, hold no reference (mockdma_inject.c).
  */
 void mockdma_handle_put(struct mockdma_handle *h)
 {
 	kref_put(&h->ref, mockdma_handle_release);
-}
-
-/**
- * mockdma_handle_retire() - drop the table's reference after removing @h
- * @h:    a handle just removed from its fd's table
- * @mode: how its pages are to be released
- *
- * The pages are released now if nobody else holds @h, otherwise when the last
- * holder drops it; kref_put()'s ordering makes @mode visible to whoever runs
- * the release.
- */
-void mockdma_handle_retire(struct mockdma_handle *h,
-			   enum mockdma_release_mode mode)
-{
-	WRITE_ONCE(h->release_mode, mode);
-	mockdma_handle_put(h);
 }

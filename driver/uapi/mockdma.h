@@ -207,7 +207,12 @@ struct mockdma_page_state {
  * @length:     (out) bytes pinned
  * @method:     (out) enum mockdma_pin_method used
  * @pin_flags:  (out) MOCKDMA_PIN_* used
- * @dma_writes: (out) DMA_WRITEs done on this handle (the last seq)
+ * @dma_writes: (out) sequence numbers used on this handle so far (the last
+ *              seq): DMA_WRITEs, engine passes and armed injections
+ * @engine_passes:  (out) passes completed by the asynchronous engine
+ * @inject_fired:   (out) pages written by armed injections so far
+ * @inject_armed:   (out) pages armed for injection now, not yet fired
+ * @engine_running: (out) 1 while the asynchronous engine runs
  *
  * Errors: -EFAULT, -EINVAL (flags, first_page beyond the range, npages 0),
  * -ENOENT (handle).
@@ -223,6 +228,131 @@ struct mockdma_query {
 	__u32 method;
 	__u32 pin_flags;
 	__u64 dma_writes;
+	__u64 engine_passes;
+	__u64 inject_fired;
+	__u32 inject_armed;
+	__u32 engine_running;
+};
+
+/* struct mockdma_engine.flags (MOCKDMA_IOC_ENGINE_START only) */
+/* set_page_dirty_lock() every page after each pass (MOCKDMA_DMA_SET_DIRTY) */
+#define MOCKDMA_ENGINE_SET_DIRTY	0x1U
+#define MOCKDMA_ENGINE_VALID		MOCKDMA_ENGINE_SET_DIRTY
+#define MOCKDMA_ENGINE_MAX_INTERVAL_US	1000000U
+
+/**
+ * struct mockdma_engine - MOCKDMA_IOC_ENGINE_START / _STOP / _STATUS argument
+ * @handle:      (in) pinned range, pinned with MOCKDMA_PIN_WRITE for START
+ * @flags:       (in) START: MOCKDMA_ENGINE_*; STOP, STATUS: 0
+ * @first_page:  (in) START: first page of the set the engine writes
+ * @npages:      (in) START: pages in the set, 0 for the rest of the range
+ * @interval_us: (in) START: pause between two passes, at most
+ *               MOCKDMA_ENGINE_MAX_INTERVAL_US; 0 only yields the CPU
+ * @running:     (out) 1 if the engine runs after this call
+ * @passes:      (out) passes completed since START
+ * @last_seq:    (out) sequence number of the last completed pass, 0 if none
+ * @pad:         (in) must be 0
+ *
+ * The engine is the device writing on its own: one kernel work item per
+ * handle stamps every page of the set with a new sequence number per pass
+ * (the stamps of struct mockdma_stamp, whole pages), sleeping @interval_us
+ * between passes, until STOP, UNPIN of the handle, close of the fd or exit
+ * of the process (SIGKILL included).  STOP waits for a pass in progress to
+ * end, and is a no-op on a stopped engine.
+ *
+ * Errors: -EFAULT, -EINVAL (flags, pad, interval, page set outside the
+ * range), -ENOENT (handle), -EPERM (START on a range pinned without
+ * MOCKDMA_PIN_WRITE), -EBUSY (START while running), -EINTR.
+ */
+struct mockdma_engine {
+	__u32 handle;
+	__u32 flags;
+	__u64 first_page;
+	__u64 npages;
+	__u32 interval_us;
+	__u32 running;
+	__u64 passes;
+	__u32 last_seq;
+	__u32 pad;
+};
+
+/*
+ * Where an armed injection fires: the device writes into an armed page at
+ * the moment the kernel reaches this point for the page's folio.  Each armed
+ * page fires once; the write never dirties the page (it may run in atomic
+ * context, like real DMA completion).
+ */
+enum mockdma_inject_point {
+	/*
+	 * Writeback has cleared the folio's dirty bit for I/O and is about to
+	 * set PG_writeback; the bio carrying it has not been submitted yet
+	 * (kprobe on __folio_start_writeback()).  The bytes written here are
+	 * the ones this writeback puts on disk, and the folio is then clean.
+	 */
+	MOCKDMA_INJECT_WB_START		= 0,
+	/*
+	 * The write I/O of the folio completed; PG_writeback is still set
+	 * (kprobe on folio_end_writeback()).  The bytes written here reached
+	 * no disk and the folio is clean: nothing will write them back.
+	 */
+	MOCKDMA_INJECT_WB_END		= 1,
+	/*
+	 * Page reclaim examines the folio's references, from
+	 * shrink_folio_list() or shrink_active_list(), memcg reclaim included
+	 * (kprobe on folio_referenced()).
+	 */
+	MOCKDMA_INJECT_RECLAIM		= 2,
+	/*
+	 * mockdma's shrinker is asked to scan: global reclaim, or
+	 * "echo 2 > /proc/sys/vm/drop_caches".  Not called for reclaim
+	 * within a memory cgroup's limit (the shrinker is not memcg aware).
+	 */
+	MOCKDMA_INJECT_SHRINKER		= 3,
+	MOCKDMA_INJECT_COUNT
+};
+
+/* Most pages armed at once, over all handles and fds. */
+#define MOCKDMA_INJECT_MAX_PAGES	1024
+
+/**
+ * struct mockdma_inject - MOCKDMA_IOC_INJECT_ARM / _DISARM argument
+ * @handle:     (in) pinned range, pinned with MOCKDMA_PIN_WRITE
+ * @point:      (in) enum mockdma_inject_point
+ * @first_page: (in) ARM: first page to arm
+ * @npages:     (in) ARM: pages to arm, 0 for the rest of the range
+ * @offset:     (in) ARM: byte offset of the write within each page,
+ *              multiple of MOCKDMA_STAMP_SIZE
+ * @length:     (in) ARM: bytes written into each page, non-zero multiple of
+ *              MOCKDMA_STAMP_SIZE, @offset + @length at most the page size
+ * @seq:        (in/out) ARM: 0 takes a new sequence number for the write;
+ *              a number the handle already used (e.g. a DMA_WRITE's, or an
+ *              earlier injection's) reuses it, so one logical device write
+ *              can be split over two points
+ * @flags:      (in) must be 0
+ * @armed:      (out) ARM: pages armed by this call; DISARM: pages that
+ *              were still armed at @point and are now disarmed
+ * @fired:      (out) DISARM: pages of this handle that fired at @point
+ *              since the first ARM
+ *
+ * DISARM takes @handle and @point only (the other inputs must be 0).
+ * UNPIN and close disarm every injection of their handles.
+ *
+ * Errors: -EFAULT, -EINVAL (point, flags, ranges, alignment, seq not yet
+ * used), -ENOENT (handle), -EPERM (range pinned without MOCKDMA_PIN_WRITE),
+ * -ENOSPC (more than MOCKDMA_INJECT_MAX_PAGES armed), -EOPNOTSUPP (the
+ * kernel has no kprobes, or no such symbol to probe), -EINTR.
+ */
+struct mockdma_inject {
+	__u32 handle;
+	__u32 point;
+	__u64 first_page;
+	__u64 npages;
+	__u32 offset;
+	__u32 length;
+	__u32 seq;
+	__u32 flags;
+	__u64 armed;
+	__u64 fired;
 };
 
 #define MOCKDMA_IOC_PIN		_IOWR(MOCKDMA_IOC_MAGIC, 0x00, struct mockdma_pin)
@@ -230,5 +360,10 @@ struct mockdma_query {
 #define MOCKDMA_IOC_DMA_WRITE	_IOWR(MOCKDMA_IOC_MAGIC, 0x02, struct mockdma_dma)
 #define MOCKDMA_IOC_DMA_READ	_IOWR(MOCKDMA_IOC_MAGIC, 0x03, struct mockdma_dma)
 #define MOCKDMA_IOC_QUERY	_IOWR(MOCKDMA_IOC_MAGIC, 0x04, struct mockdma_query)
+#define MOCKDMA_IOC_ENGINE_START	_IOWR(MOCKDMA_IOC_MAGIC, 0x05, struct mockdma_engine)
+#define MOCKDMA_IOC_ENGINE_STOP		_IOWR(MOCKDMA_IOC_MAGIC, 0x06, struct mockdma_engine)
+#define MOCKDMA_IOC_ENGINE_STATUS	_IOWR(MOCKDMA_IOC_MAGIC, 0x07, struct mockdma_engine)
+#define MOCKDMA_IOC_INJECT_ARM		_IOWR(MOCKDMA_IOC_MAGIC, 0x08, struct mockdma_inject)
+#define MOCKDMA_IOC_INJECT_DISARM	_IOWR(MOCKDMA_IOC_MAGIC, 0x09, struct mockdma_inject)
 
 #endif /* _UAPI_MOCKDMA_H */

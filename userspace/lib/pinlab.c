@@ -32,6 +32,9 @@ int pl_mem_is_private_file(enum pl_mem mem)
 }
 
 /* The byte the backing file holds before any device write. */
+static void *read_disk(struct pl_buf *buf);
+static long read_int_file(const char *path);
+
 static unsigned char original_byte(size_t off)
 {
 	return 0xa5 ^ (unsigned char)(off / 4096);
@@ -238,6 +241,137 @@ int pl_query(int fd, __u32 handle, __u64 first, __u64 n,
 	return ret;
 }
 
+int pl_engine_start(int fd, __u32 handle, __u64 first, __u64 n,
+		    __u32 interval_us, __u32 flags)
+{
+	struct mockdma_engine e = {
+		.handle = handle, .flags = flags, .first_page = first,
+		.npages = n, .interval_us = interval_us,
+	};
+
+	return pl_ioctl(fd, MOCKDMA_IOC_ENGINE_START, &e);
+}
+
+int pl_engine_stop(int fd, __u32 handle, struct mockdma_engine *st)
+{
+	struct mockdma_engine e = { .handle = handle };
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_ENGINE_STOP, &e);
+
+	if (!ret && st)
+		*st = e;
+	return ret;
+}
+
+int pl_inject_arm(int fd, __u32 handle, __u32 point, __u64 first, __u64 n,
+		  __u32 offset, __u32 length, __u32 *seq)
+{
+	struct mockdma_inject in = {
+		.handle = handle, .point = point, .first_page = first,
+		.npages = n, .offset = offset, .length = length, .seq = *seq,
+	};
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_INJECT_ARM, &in);
+
+	if (!ret)
+		*seq = in.seq;
+	return ret;
+}
+
+int pl_inject_disarm(int fd, __u32 handle, __u32 point, __u64 *fired)
+{
+	struct mockdma_inject in = { .handle = handle, .point = point };
+	int ret = pl_ioctl(fd, MOCKDMA_IOC_INJECT_DISARM, &in);
+
+	if (!ret && fired)
+		*fired = in.fired;
+	return ret;
+}
+
+static int page_is_original(const unsigned char *page, size_t index)
+{
+	size_t i;
+
+	for (i = 0; i < pl_page_size; i++)
+		if (page[i] != original_byte(index * pl_page_size))
+			return 0;
+	return 1;
+}
+
+void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
+	       struct pl_census *c)
+{
+	size_t per_page = pl_page_size / sizeof(struct mockdma_stamp), p, i;
+
+	memset(c, 0, sizeof(*c));
+	for (p = 0; p < len / pl_page_size; p++) {
+		const struct mockdma_stamp *s =
+			(const void *)((const char *)data + p * pl_page_size);
+		__u32 first_seq = s[0].seq;
+
+		for (i = 0; i < per_page; i++)
+			if (s[i].magic != MOCKDMA_STAMP_MAGIC ||
+			    s[i].handle != handle || s[i].page_index != p ||
+			    s[i].seq != first_seq)
+				break;
+		if (i == per_page && first_seq == seq)
+			c->fresh++;
+		else if (i == per_page)
+			c->older++;
+		else if (page_is_original((const unsigned char *)s, p))
+			c->original++;
+		else
+			c->torn++;
+	}
+}
+
+int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+		   struct pl_census *c)
+{
+	void *data = read_disk(buf);
+
+	if (!data)
+		return -EIO;
+	pl_census(data, buf->len, handle, seq, c);
+	free(data);
+	return 0;
+}
+
+int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+			 struct pl_census *c)
+{
+	char *data = malloc(buf->len);
+	int ret = 0;
+
+	if (buf->map)
+		munmap(buf->map, buf->map_len);
+	buf->map = NULL;
+	if (!data)
+		return -ENOMEM;
+	if (posix_fadvise(buf->fd, 0, 0, POSIX_FADV_DONTNEED) ||
+	    pread(buf->fd, data, buf->len, 0) != (ssize_t)buf->len)
+		ret = -EIO;
+	else
+		pl_census(data, buf->len, handle, seq, c);
+	free(data);
+	return ret;
+}
+
+int pl_write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int pl_kernel_patched(void)
+{
+	return read_int_file("/proc/sys/vm/dma_pin_lru") == 1;
+}
+
 size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
 			__u32 first_page, __u32 seq)
 {
@@ -316,6 +450,20 @@ static long read_keyed(const char *path, const char *name)
 		}
 	fclose(f);
 	return -1;
+}
+
+/* The integer a one-value file holds; -1 if absent or unreadable. */
+static long read_int_file(const char *path)
+{
+	long val = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
 }
 
 long pl_vmstat(const char *name)

@@ -67,6 +67,49 @@ size_t pl_disk_stamped(struct pl_buf *buf, __u32 handle, __u32 seq);
 /* The file on disk still holds the pattern pl_buf_setup() wrote. */
 int pl_disk_is_original(struct pl_buf *buf);
 
+/* The asynchronous engine (whole pages [first, first + n), n 0: to the end). */
+int pl_engine_start(int fd, __u32 handle, __u64 first, __u64 n,
+		    __u32 interval_us, __u32 flags);
+/* Stops the engine; *st (if non-NULL) gets its final status. */
+int pl_engine_stop(int fd, __u32 handle, struct mockdma_engine *st);
+/* Arms pages [first, first + n) at point; *seq in: 0 or a seq to reuse. */
+int pl_inject_arm(int fd, __u32 handle, __u32 point, __u64 first, __u64 n,
+		  __u32 offset, __u32 length, __u32 *seq);
+/* Disarms point; *fired (if non-NULL) gets the pages that fired there. */
+int pl_inject_disarm(int fd, __u32 handle, __u32 point, __u64 *fired);
+
+/*
+ * What each page of a pinned file holds, from the disk or the cache:
+ * @fresh    every stamp is (handle, page, seq) for the seq asked about
+ * @original untouched since pl_buf_setup() wrote the file
+ * @older    whole page from one other, earlier device write
+ * @torn     anything else: stamps of two writes, or stamps and original
+ *           bytes, in one page
+ */
+struct pl_census {
+	size_t fresh, original, older, torn;
+};
+
+void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
+	       struct pl_census *c);
+/* Census of the file's bytes on disk (O_DIRECT); -errno if unreadable. */
+int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+		   struct pl_census *c);
+/*
+ * Unmaps buf, drops its clean page cache (POSIX_FADV_DONTNEED) and takes the
+ * census of what read(2) returns then: what the kernel kept.
+ */
+int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+			 struct pl_census *c);
+
+/*
+ * 1 when running on a kernel with pinlab's pin-off-LRU series and its
+ * vm.dma_pin_lru switch on; the tests' expectations are keyed by this.
+ */
+int pl_kernel_patched(void);
+/* Writes a string to a /proc or /sys file; 0 or -errno. */
+int pl_write_file(const char *path, const char *val);
+
 /* /proc/vmstat counter after vm/stat_refresh; -1 if absent. */
 long pl_vmstat(const char *name);
 /* mockdma debugfs stats value; -1 if absent. */

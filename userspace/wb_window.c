@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wb_window: a device writing into long-term pinned MAP_SHARED ext4/xfs
+ * pages before, inside and after their writeback, on every run the same way.
+ *
+ * For each file system, pin method (pin_user_pages_fast(FOLL_LONGTERM) and
+ * legacy get_user_pages()) and unpin mode (unpin_user_pages_dirty_lock() or a
+ * clean release), 16 pinned pages go through one of:
+ *
+ *   before-wb  the device writes, then fsync: the baseline.
+ *   in-wb      the device writes generation A, then generation B in two
+ *              halves: the first half lands at __folio_start_writeback()
+ *              (mockdma's WB_START injection: dirty bit already cleared for
+ *              I/O, bio not yet submitted, so that half is in this I/O), the
+ *              second at folio_end_writeback() (WB_END: I/O done).  The disk
+ *              gets half B over half A: a torn page.
+ *   after-wb   fsync cleans the pages, then the device writes.
+ *   wb-end     the device writes whole pages at folio_end_writeback() of
+ *              the fsync that follows the pin: right after writeback.
+ *
+ * then fsync twice while still pinned (what the disk has then: "pinned"),
+ * unpin, fsync, and read the disk with O_DIRECT ("final"); the page cache is
+ * then dropped and read back, and must agree with the disk (nothing is still
+ * pending anywhere).
+ *
+ * Stock 6.1: a device write never dirties the page (no PTE dirty bit, no
+ * ->page_mkwrite, no folio_mark_dirty()), and writeback found the pages
+ * through the mapping's dirty tag, which folio_clear_dirty_for_io() cleared.
+ * So whatever the device wrote after the I/O was built stays off the disk
+ * while pinned, however often fsync runs; only a dirtying unpin
+ * (unpin_user_pages_dirty_lock(.., true), or set_page_dirty_lock() for
+ * legacy GUP) marks the pages dirty again, and a clean unpin loses it.
+ * Legacy GUP behaves the same here: writeback does not look at pins.
+ *
+ * With the pin-off-LRU series (vm.dma_pin_lru=1), a folio long-term pinned
+ * for write is re-dirtied when its writeback ends, so the second fsync writes
+ * what the device wrote meanwhile: every case ends with the device's last
+ * bytes on disk, pinned or not, however unpinned.  Legacy GUP is unchanged.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "lib/pinlab.h"
+
+enum scenario { BEFORE_WB, IN_WB, AFTER_WB, WB_END, NR_SCENARIOS };
+
+static const char *const scenario_name[NR_SCENARIOS] = {
+	"before-wb", "in-wb", "after-wb", "wb-end",
+};
+
+/* What every one of the 16 pages holds, or MIXED when they disagree. */
+enum state { FRESH, ORIGINAL, TORN, OLDER, MIXED };
+
+static const char *const state_name[] = {
+	"fresh", "original", "torn", "older", "mixed",
+};
+
+static const struct {
+	const char *name;
+	__u32 method, flags;
+} pins[] = {
+	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
+	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
+};
+
+static enum state census_state(const struct pl_census *c, size_t np)
+{
+	if (c->fresh == np)
+		return FRESH;
+	if (c->original == np)
+		return ORIGINAL;
+	if (c->torn == np)
+		return TORN;
+	if (c->older == np)
+		return OLDER;
+	return MIXED;
+}
+
+/* The disk while pinned, after two fsyncs: see the header comment. */
+static enum state expect_pinned(enum scenario sc, int longterm)
+{
+	if (longterm && pl_kernel_patched())
+		return FRESH;
+	switch (sc) {
+	case BEFORE_WB:
+		return FRESH;
+	case IN_WB:
+		return TORN;
+	default:
+		return ORIGINAL;
+	}
+}
+
+static enum state expect_final(enum scenario sc, int longterm, int dirty)
+{
+	return dirty ? FRESH : expect_pinned(sc, longterm);
+}
+
+static void run_case(int fd, enum pl_mem mem, int p, int dirty,
+		     enum scenario sc)
+{
+	__u32 h, seq = 0, seq_a;
+	unsigned int half = pl_page_size / 2;
+	struct pl_census c_pinned, c_final, c_cache;
+	enum state pinned, final, want_pinned, want_final;
+	__u64 fired_start = 0, fired_end = 0, want_fired = 0;
+	long stat0 = pl_mockdma_stat("inject_fired_total");
+	struct pl_buf buf;
+	size_t np;
+	int ok = 1;
+
+	if (pl_buf_setup(&buf, mem) ||
+	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+		ksft_test_result_fail("%s %s %s %s: setup\n", scenario_name[sc],
+				      pl_mem_name(mem), pins[p].name,
+				      dirty ? "dirty" : "clean");
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+
+	/* The write fault of the FOLL_WRITE pin left the pages dirty. */
+	switch (sc) {
+	case BEFORE_WB:
+		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+		break;
+	case IN_WB:
+		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq_a);
+		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_START, 0, 0, 0,
+				     half, &seq);
+		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_END, 0, 0, half,
+				     half, &seq);
+		want_fired = 2 * np;
+		break;
+	case AFTER_WB:
+		ok &= !fsync(buf.fd);
+		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+		break;
+	case WB_END:
+		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_END, 0, 0, 0,
+				     pl_page_size, &seq);
+		want_fired = np;
+		break;
+	default:
+		break;
+	}
+	ok &= !fsync(buf.fd);
+	ok &= !fsync(buf.fd);
+	ok &= !pl_disk_census(&buf, h, seq, &c_pinned);
+
+	ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_START, &fired_start);
+	ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_END, &fired_end);
+	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !fsync(buf.fd);
+	ok &= !pl_disk_census(&buf, h, seq, &c_final);
+	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
+	pl_buf_teardown(&buf);
+
+	pinned = census_state(&c_pinned, np);
+	final = census_state(&c_final, np);
+	want_pinned = expect_pinned(sc, p == 0);
+	want_final = expect_final(sc, p == 0, dirty);
+	if (!ok)
+		ksft_print_msg("[INFO] an ioctl or fsync failed\n");
+	ksft_print_msg("[INFO] pinned: fresh %zu original %zu torn %zu older %zu; final: fresh %zu original %zu torn %zu; injections fired %llu+%llu\n",
+		       c_pinned.fresh, c_pinned.original, c_pinned.torn,
+		       c_pinned.older, c_final.fresh, c_final.original,
+		       c_final.torn, fired_start, fired_end);
+	printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | pinned=%s final=%s lost=%zu torn=%zu fired=%llu\n",
+	       scenario_name[sc], pl_mem_name(mem), pins[p].name,
+	       dirty ? "dirty" : "clean",
+	       pinned == FRESH ? "OK" : state_name[pinned],
+	       final == FRESH ? "OK" : state_name[final],
+	       np - c_final.fresh, c_final.torn, fired_start + fired_end);
+	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
+			 fired_start + fired_end == want_fired &&
+			 pl_mockdma_stat("inject_fired_total") ==
+				stat0 + (long)want_fired &&
+			 !memcmp(&c_cache, &c_final, sizeof(c_cache)),
+			 "%s %s %s unpin-%s: disk %s while pinned, %s after unpin (%llu injections)\n",
+			 scenario_name[sc], pl_mem_name(mem), pins[p].name,
+			 dirty ? "dirty" : "clean", state_name[want_pinned],
+			 state_name[want_final], want_fired);
+}
+
+int main(void)
+{
+	static const enum pl_mem mems[] = {
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED,
+	};
+	int fd = pl_open_or_skip();
+	unsigned int m, p, sc;
+	int dirty;
+
+	ksft_set_plan(2 * ARRAY_SIZE(pins) * 2 * NR_SCENARIOS);
+	ksft_print_msg("[INFO] kernel: %s\n",
+		       pl_kernel_patched() ? "pin-off-LRU series on" : "stock");
+	for (sc = 0; sc < NR_SCENARIOS; sc++)
+		for (m = 0; m < ARRAY_SIZE(mems); m++)
+			for (p = 0; p < ARRAY_SIZE(pins); p++)
+				for (dirty = 1; dirty >= 0; dirty--)
+					run_case(fd, mems[m], p, dirty, sc);
+	close(fd);
+	ksft_finished();
+}
