@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "pinlab.h"
 
@@ -464,6 +467,109 @@ static long read_int_file(const char *path)
 		val = -1;
 	fclose(f);
 	return val;
+}
+
+int pl_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+size_t pl_kmsg_count(int kmsg, const char *needle)
+{
+	char rec[8192];
+	size_t n = 0;
+	ssize_t len;
+
+	if (kmsg < 0)
+		return 0;
+	/* One record per read(); EAGAIN at the end, EPIPE if overwritten. */
+	while ((len = read(kmsg, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
+		if (len <= 0)
+			continue;
+		rec[len] = 0;
+		n += !!strstr(rec, needle);
+	}
+	return n;
+}
+
+int pl_memcg_enter(struct pl_memcg *cg, const char *name, long max_bytes)
+{
+	char file[300], val[32];
+	int ret;
+
+	/* The memory controller must be enabled for the root's children. */
+	ret = pl_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	if (ret)
+		return ret;
+	snprintf(cg->path, sizeof(cg->path), "/sys/fs/cgroup/%s-%d", name,
+		 getpid());
+	if (mkdir(cg->path, 0755) && errno != EEXIST)
+		return -errno;
+	snprintf(file, sizeof(file), "%s/memory.max", cg->path);
+	snprintf(val, sizeof(val), "%ld", max_bytes);
+	ret = pl_write_file(file, val);
+	if (!ret) {
+		/* No swap in the guest: memory.swap.max does not matter. */
+		snprintf(file, sizeof(file), "%s/cgroup.procs", cg->path);
+		snprintf(val, sizeof(val), "%d", getpid());
+		ret = pl_write_file(file, val);
+	}
+	if (ret)
+		rmdir(cg->path);
+	return ret;
+}
+
+long pl_memcg_stat(struct pl_memcg *cg, const char *key)
+{
+	char file[300];
+
+	snprintf(file, sizeof(file), "%s/memory.stat", cg->path);
+	return read_keyed(file, key);
+}
+
+void pl_memcg_leave(struct pl_memcg *cg)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	pl_write_file("/sys/fs/cgroup/cgroup.procs", pid);
+	if (rmdir(cg->path))
+		ksft_print_msg("rmdir %s: %s\n", cg->path, strerror(errno));
+}
+
+int pl_workload(const char *script, const char *const *argv)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	const char *args[16];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int i, status;
+	pid_t pid;
+
+	if (len < 0)
+		return -errno;
+	exe[len] = 0;
+	/* Tests live in userspace/build/, the generators in workloads/. */
+	snprintf(path, sizeof(path), "%s/../../workloads/%s", dirname(exe),
+		 script);
+	args[0] = path;
+	for (i = 0; argv[i] && i < 14; i++)
+		args[i + 1] = argv[i];
+	args[i + 1] = NULL;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		execv(path, (char *const *)args);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
 }
 
 long pl_vmstat(const char *name)

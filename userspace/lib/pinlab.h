@@ -110,6 +110,33 @@ int pl_kernel_patched(void);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
 
+/* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
+int pl_kmsg_open(void);
+/* Kernel log records written since pl_kmsg_open() that contain @needle. */
+size_t pl_kmsg_count(int kmsg, const char *needle);
+
+/*
+ * A cgroup v2 memory cgroup for pressure scenarios: created under
+ * /sys/fs/cgroup with memory.max = @max_bytes, the calling process moved
+ * into it (children inherit it).  pl_memcg_leave() moves it back to the root
+ * and removes the group.
+ */
+struct pl_memcg {
+	char path[256];
+};
+
+int pl_memcg_enter(struct pl_memcg *cg, const char *name, long max_bytes);
+/* A "key value" field of the group's memory.stat; -1 if absent. */
+long pl_memcg_stat(struct pl_memcg *cg, const char *key);
+void pl_memcg_leave(struct pl_memcg *cg);
+
+/*
+ * Runs workloads/<script> with @argv (NULL terminated, without the script)
+ * and waits for it: the pressure generators shared with the fio and RDMA
+ * tests.  Returns its exit status, or -errno.
+ */
+int pl_workload(const char *script, const char *const *argv);
+
 /* /proc/vmstat counter after vm/stat_refresh; -1 if absent. */
 long pl_vmstat(const char *name);
 /* mockdma debugfs stats value; -1 if absent. */

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * buffers_stripped: the ext4 "page does not have buffers attached" data
+ * loss, and which pins and file systems reproduce it on 6.1.
+ *
+ * A pinned, clean, mapped page of an ext4/xfs MAP_SHARED file is handed to
+ * reclaim with MADV_PAGEOUT (madvise_pageout() -> reclaim_pages() ->
+ * shrink_folio_list()).  Reclaim unmaps it (try_to_unmap()), then:
+ *
+ * - FOLL_PIN pins: folio_maybe_dma_pinned() sends it back to the active
+ *   list before filemap_release_folio() (Jan Kara's check in
+ *   shrink_folio_list()): the buffers stay, the device's write reaches the
+ *   disk after a dirtying unpin.
+ * - legacy get_user_pages(): the folio only has an extra reference, which
+ *   reclaim cannot tell from a transient one.  filemap_release_folio()
+ *   frees the clean buffer heads (ext4_release_folio() -> jbd2), then
+ *   __remove_mapping() fails on the extra reference: the page stays in the
+ *   page cache without buffers.  The driver's set_page_dirty_lock() at
+ *   release hits WARN_ON_ONCE(!folio_buffers()) in ext4_dirty_folio(), and
+ *   writeback (mpage_prepare_extent_to_map()) finds a dirty page without
+ *   buffers, warns "page N does not have buffers attached", clears its
+ *   dirty bit and skips it: the device's bytes are lost.
+ * - xfs keeps no per-block state for a single-block folio (iomap creates
+ *   it on demand in iomap_writepage_map()), so the same sequence writes the
+ *   data: no loss with either pin.
+ *
+ * A clean unpin loses the device's bytes in every combination (nothing
+ * dirties the page: see dma_durability), and warns nowhere.
+ *
+ * The WARN_ON_ONCE fires once per boot, so it is allowed
+ * (ci/expected-splats) but not counted; the ext4_warning() line is counted
+ * with ext4's warning rate limit turned off.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "lib/pinlab.h"
+
+static const struct {
+	const char *name;
+	__u32 method, flags;
+} pins[] = {
+	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
+	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
+};
+
+/* ext4_warning() is rate limited per file system (10 per 5 s by default). */
+static void ext4_warnings_unlimited(void)
+{
+	DIR *d = opendir("/sys/fs/ext4");
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "features"))
+			continue;
+		snprintf(path, sizeof(path),
+			 "/sys/fs/ext4/%s/warning_ratelimit_interval_ms",
+			 e->d_name);
+		pl_write_file(path, "0");
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Pages of the range whose folio has PG_private (buffer heads, iomap). */
+static int count_private(int fd, __u32 h, size_t np, size_t *n)
+{
+	struct mockdma_page_state st[64];
+	size_t i;
+	int ret = pl_query(fd, h, 0, np, st);
+
+	*n = 0;
+	for (i = 0; !ret && i < np; i++)
+		*n += !!(st[i].flags & MOCKDMA_PAGE_PRIVATE);
+	return ret;
+}
+
+static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
+{
+	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == 1;
+	size_t np, priv_before, priv_after, warned;
+	struct pl_census disk;
+	struct pl_buf buf;
+	int kmsg, ok = 1;
+	__u32 h, seq;
+	/* See the header comment for why exactly these. */
+	int want_stripped = ext4 && gup;
+	int want_lost = !dirty || want_stripped;
+	int want_warned = ext4 && gup && dirty;
+
+	if (pl_buf_setup(&buf, mem) ||
+	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
+				      pins[p].name);
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	kmsg = pl_kmsg_open();
+
+	ok &= !fsync(buf.fd);
+	ok &= !count_private(fd, h, np, &priv_before);
+	ok &= !madvise(buf.addr, buf.len, MADV_PAGEOUT);
+	ok &= !count_private(fd, h, np, &priv_after);
+	ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !fsync(buf.fd);
+	ok &= !pl_disk_census(&buf, h, seq, &disk);
+	warned = pl_kmsg_count(kmsg, "does not have buffers attached");
+	close(kmsg);
+	pl_buf_teardown(&buf);
+
+	ksft_print_msg("[INFO] %s %s unpin-%s: PG_private %zu -> %zu after MADV_PAGEOUT, %zu/%zu pages on disk, %zu 'no buffers' warnings\n",
+		       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+		       priv_before, priv_after, disk.fresh, np, warned);
+	printf("# MATRIX table=buffers_stripped fs=%s pin=%s unpin=%s | buffers_after_pageout=%zu/%zu lost=%zu warning=%s\n",
+	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+	       priv_after, np, np - disk.fresh,
+	       warned ? "does not have buffers attached" : "-");
+	ksft_test_result(ok && (ext4 ? priv_before == np : 1) &&
+			 (want_stripped ? priv_after == 0 :
+					  priv_after == priv_before) &&
+			 disk.fresh == (want_lost ? 0 : np) &&
+			 (want_warned ? warned >= 1 : warned == 0),
+			 "%s %s unpin-%s: buffers %s, %s\n", pl_mem_name(mem),
+			 pins[p].name, dirty ? "dirty" : "clean",
+			 want_stripped ? "stripped" : "kept",
+			 want_lost ? "device data lost" : "device data on disk");
+}
+
+int main(void)
+{
+	static const enum pl_mem mems[] = {
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED,
+	};
+	int fd = pl_open_or_skip();
+	unsigned int m, p;
+	int dirty;
+
+	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) * 2);
+	ext4_warnings_unlimited();
+	for (m = 0; m < ARRAY_SIZE(mems); m++)
+		for (p = 0; p < ARRAY_SIZE(pins); p++)
+			for (dirty = 1; dirty >= 0; dirty--)
+				run_case(fd, mems[m], p, dirty);
+	close(fd);
+	ksft_finished();
+}

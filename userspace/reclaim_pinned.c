@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reclaim_pinned: memcg reclaim around long-term pinned ext4/xfs pages, with
+ * the device writing into them at the moment reclaim looks at them.
+ *
+ * The test runs in a cgroup v2 group with memory.max = 16 MiB, pins 16 pages
+ * of a MAP_SHARED file it faulted there (charged to the group), cleans them
+ * with fsync, arms mockdma's RECLAIM injection on them (a kprobe on
+ * folio_referenced(), which reclaim calls for every folio it considers) and
+ * reads a 48 MiB file through the page cache from inside the group
+ * (workloads/pagecache-hog.sh).  Recorded before/after: the group's pgscan
+ * and pgsteal, each pinned page's pfn and state (QUERY), the injections
+ * that fired; then the disk while pinned and after unpin.
+ *
+ * Stock 6.1: pinned file folios stay on the LRU, so reclaim scans them like
+ * any other: every pinned page is examined (16 injections fire), found
+ * unfreeable (folio_maybe_dma_pinned() in shrink_folio_list() activates it;
+ * a legacy GUP page fails __remove_mapping()'s refcount freeze) and put back,
+ * pass after pass.  They stay resident at the same pfns.  The device's bytes
+ * written during reclaim do not dirty the pages: the disk stays stale while
+ * pinned, a dirtying unpin writes them, a clean unpin loses them.
+ *
+ * Legacy GUP on ext4 adds the buffer-stripping loss of buffers_stripped:
+ * reclaim may release the buffers of a clean GUP page before failing to
+ * free it, and a dirtying release of such a page then loses its data in
+ * writeback.  How many pages reclaim strips depends on how far it got, so
+ * the assertion is exact per page: a page on disk after a dirtying unpin is
+ * exactly a page that kept its buffers.
+ *
+ * With the pin-off-LRU series, pinned folios are not on any LRU: reclaim
+ * never considers them, no injection fires, and the pages hold the bytes
+ * they had (nothing written, nothing lost).
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "lib/pinlab.h"
+
+#define MEMCG_MAX	(16L << 20)
+#define HOG_MIB		"48"
+
+static const struct {
+	const char *name;
+	__u32 method, flags;
+} pins[] = {
+	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
+	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
+};
+
+struct snapshot {
+	__u64 pfn[64];
+	size_t lru, private_;
+};
+
+static int snap(int fd, __u32 h, size_t np, struct snapshot *s)
+{
+	struct mockdma_page_state st[64];
+	size_t i;
+	int ret = pl_query(fd, h, 0, np, st);
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; !ret && i < np; i++) {
+		s->pfn[i] = st[i].pfn;
+		s->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+		s->private_ += !!(st[i].flags & MOCKDMA_PAGE_PRIVATE);
+	}
+	return ret;
+}
+
+static void run_case(int fd, enum pl_mem mem, const char *hog,
+		     unsigned int p, int dirty)
+{
+	const char *const hog_args[] = { hog, HOG_MIB, "1", NULL };
+	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == 1;
+	int patched = !gup && pl_kernel_patched();
+	long scan0, steal0, scan1, steal1;
+	struct snapshot before, after;
+	struct pl_census pinned, final;
+	struct pl_memcg cg;
+	struct pl_buf buf;
+	__u64 fired = 0;
+	size_t np, want_fired, want_final;
+	int ok = 1, kept_pfns;
+	__u32 h, seq = 0;
+
+	if (pl_memcg_enter(&cg, "pinlab-reclaim", MEMCG_MAX)) {
+		ksft_test_result_fail("%s %s: cannot create the memory cgroup\n",
+				      pl_mem_name(mem), pins[p].name);
+		return;
+	}
+	if (pl_buf_setup(&buf, mem) ||
+	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
+				      pins[p].name);
+		pl_buf_teardown(&buf);
+		pl_memcg_leave(&cg);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	ok &= !fsync(buf.fd);
+	ok &= !snap(fd, h, np, &before);
+	ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_RECLAIM, 0, 0, 0,
+			     pl_page_size, &seq);
+	scan0 = pl_memcg_stat(&cg, "pgscan");
+	steal0 = pl_memcg_stat(&cg, "pgsteal");
+	ok &= pl_workload("pagecache-hog.sh", hog_args) == 0;
+	scan1 = pl_memcg_stat(&cg, "pgscan");
+	steal1 = pl_memcg_stat(&cg, "pgsteal");
+	ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_RECLAIM, &fired);
+	ok &= !snap(fd, h, np, &after);
+	kept_pfns = !memcmp(before.pfn, after.pfn, sizeof(before.pfn));
+
+	ok &= !fsync(buf.fd);
+	ok &= !pl_disk_census(&buf, h, seq, &pinned);
+	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !fsync(buf.fd);
+	ok &= !pl_disk_census(&buf, h, seq, &final);
+	pl_buf_teardown(&buf);
+	pl_memcg_leave(&cg);
+
+	want_fired = patched ? 0 : np;
+	/* Pages that kept their buffers survive a dirtying release. */
+	want_final = !dirty || patched ? 0 :
+		     ext4 && gup ? after.private_ : np;
+	ksft_print_msg("[INFO] %s %s unpin-%s: pgscan +%ld pgsteal +%ld; pinned pages on LRU %zu -> %zu, PG_private %zu -> %zu, pfns %s; %llu reclaim injections; disk fresh %zu while pinned, %zu after unpin\n",
+		       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+		       scan1 - scan0, steal1 - steal0, before.lru, after.lru,
+		       before.private_, after.private_,
+		       kept_pfns ? "unchanged" : "CHANGED", fired, pinned.fresh,
+		       final.fresh);
+	printf("# MATRIX table=reclaim fs=%s pin=%s unpin=%s | scanned_by_reclaim=%llu/%zu on_lru_after=%zu/%zu stale_pinned=%zu lost=%zu pgscan=%ld pgsteal=%ld\n",
+	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+	       fired, np, after.lru, np, (size_t)fired - pinned.fresh,
+	       fired ? (size_t)fired - final.fresh : 0, scan1 - scan0,
+	       steal1 - steal0);
+	ksft_test_result(ok && scan1 > scan0 && steal1 > steal0 && kept_pfns &&
+			 fired == want_fired && pinned.fresh == 0 &&
+			 final.fresh == want_final,
+			 "%s %s unpin-%s: pinned pages resident under memcg reclaim, %zu scanned, %zu device pages on disk\n",
+			 pl_mem_name(mem), pins[p].name,
+			 dirty ? "dirty" : "clean", want_fired, want_final);
+}
+
+int main(void)
+{
+	static const enum pl_mem mems[] = {
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED,
+	};
+	const char *ext4 = getenv("PINLAB_EXT4"), *xfs = getenv("PINLAB_XFS");
+	char hog[2][300];
+	int fd = pl_open_or_skip();
+	unsigned int m, p;
+	int dirty;
+
+	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) * 2);
+	/* One hog file per file system, written outside the cgroup. */
+	snprintf(hog[0], sizeof(hog[0]), "%s/pinlab-hog", ext4 ? ext4 : "/mnt/ext4");
+	snprintf(hog[1], sizeof(hog[1]), "%s/pinlab-hog", xfs ? xfs : "/mnt/xfs");
+	for (m = 0; m < ARRAY_SIZE(mems); m++) {
+		const char *const args[] = { hog[m], HOG_MIB, "0", NULL };
+
+		if (pl_workload("pagecache-hog.sh", args))
+			ksft_exit_fail_msg("cannot create %s\n", hog[m]);
+		for (p = 0; p < ARRAY_SIZE(pins); p++)
+			for (dirty = 1; dirty >= 0; dirty--)
+				run_case(fd, mems[m], hog[m], p, dirty);
+		unlink(hog[m]);
+	}
+	close(fd);
+	ksft_finished();
+}
