@@ -17,7 +17,10 @@ static size_t pg;
 static __u32 good_handle, ro_handle;
 static int dev;
 
-enum op { OP_PIN, OP_UNPIN, OP_DMA_WRITE, OP_DMA_READ, OP_QUERY, OP_RAW };
+enum op {
+	OP_PIN, OP_UNPIN, OP_DMA_WRITE, OP_DMA_READ, OP_QUERY, OP_ENGINE,
+	OP_ARM, OP_DISARM, OP_RAW
+};
 
 struct bad_case {
 	const char *name;
@@ -33,6 +36,8 @@ struct bad_case {
 	__u64 doff, dlen, user_buf, first, n;
 	unsigned long cmd;
 	int bad_ptr;
+	/* engine, injection */
+	__u32 interval, point, seq;
 };
 
 static int run(const struct bad_case *c)
@@ -82,6 +87,30 @@ static int run(const struct bad_case *c)
 		};
 
 		return pl_ioctl(dev, MOCKDMA_IOC_QUERY, &q);
+	}
+	case OP_ENGINE: {
+		struct mockdma_engine e = {
+			.handle = h, .flags = c->flags, .first_page = c->first,
+			.npages = c->n, .interval_us = c->interval,
+			.pad = c->pad,
+		};
+
+		return pl_ioctl(dev, c->cmd, &e);
+	}
+	case OP_ARM:
+	case OP_DISARM: {
+		struct mockdma_inject in = {
+			.handle = h, .point = c->point, .first_page = c->first,
+			.npages = c->n, .offset = c->doff, .length = c->dlen,
+			.seq = c->seq, .flags = c->flags,
+		};
+		int ret = pl_ioctl(dev, c->op == OP_ARM ?
+				   MOCKDMA_IOC_INJECT_ARM :
+				   MOCKDMA_IOC_INJECT_DISARM, &in);
+
+		if (!ret && c->op == OP_ARM)	/* do not leave it armed */
+			pl_inject_disarm(dev, h, c->point, NULL);
+		return ret;
 	}
 	case OP_RAW:
 		return pl_ioctl(dev, c->cmd, c->bad_ptr ? (void *)8 : sink);
@@ -135,6 +164,40 @@ static const struct bad_case cases[] = {
 	{ "query zero entries", OP_QUERY, EINVAL, .n = 0 },
 	{ "query unknown flags", OP_QUERY, EINVAL, .flags = 1, .n = 1 },
 	{ "query unknown handle", OP_QUERY, ENOENT, .handle = 1000, .n = 1 },
+	{ "engine start unknown flags", OP_ENGINE, EINVAL, .flags = 0x10,
+	  .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start pad not zero", OP_ENGINE, EINVAL, .pad = 1,
+	  .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start interval above 1 s", OP_ENGINE, EINVAL,
+	  .interval = 1000001, .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start first_page beyond the range", OP_ENGINE, EINVAL,
+	  .first = NPAGES, .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start page set beyond the range", OP_ENGINE, EINVAL,
+	  .first = 1, .n = NPAGES, .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start on a read-only pin", OP_ENGINE, EPERM, .handle = 2,
+	  .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine start unknown handle", OP_ENGINE, ENOENT, .handle = 1000,
+	  .cmd = MOCKDMA_IOC_ENGINE_START },
+	{ "engine stop with flags", OP_ENGINE, EINVAL, .flags = 1,
+	  .cmd = MOCKDMA_IOC_ENGINE_STOP },
+	{ "engine status unknown handle", OP_ENGINE, ENOENT, .handle = 1000,
+	  .cmd = MOCKDMA_IOC_ENGINE_STATUS },
+	{ "inject arm unknown point", OP_ARM, EINVAL, .point = 4, .dlen = 16 },
+	{ "inject arm unknown flags", OP_ARM, EINVAL, .flags = 1, .dlen = 16 },
+	{ "inject arm zero length", OP_ARM, EINVAL, .dlen = 0 },
+	{ "inject arm unaligned offset", OP_ARM, EINVAL, .doff = 8, .dlen = 16 },
+	{ "inject arm past the end of the page", OP_ARM, EINVAL, .doff = 4080,
+	  .dlen = 32 },
+	{ "inject arm first_page beyond the range", OP_ARM, EINVAL,
+	  .first = NPAGES, .dlen = 16 },
+	{ "inject arm pages beyond the range", OP_ARM, EINVAL, .first = 1,
+	  .n = NPAGES, .dlen = 16 },
+	{ "inject arm a sequence number not yet used", OP_ARM, EINVAL,
+	  .seq = 1000000, .dlen = 16 },
+	{ "inject arm on a read-only pin", OP_ARM, EPERM, .handle = 2, .dlen = 16 },
+	{ "inject arm unknown handle", OP_ARM, ENOENT, .handle = 1000, .dlen = 16 },
+	{ "inject disarm with a page range", OP_DISARM, EINVAL, .n = 1 },
+	{ "inject disarm unknown point", OP_DISARM, EINVAL, .point = 9 },
 	{ "unknown ioctl number", OP_RAW, ENOTTY,
 	  .cmd = _IOWR(MOCKDMA_IOC_MAGIC, 0x7f, struct mockdma_unpin) },
 	{ "pin with a bad argument pointer", OP_RAW, EFAULT,
@@ -186,9 +249,11 @@ int main(void)
 
 	/* Failed pins must not have left pages pinned or counted. */
 	ksft_test_result(pl_mockdma_stat("pages_pinned") == pinned0 &&
+			 pl_mockdma_stat("inject_armed") == 0 &&
+			 pl_mockdma_stat("engines_running") == 0 &&
 			 pl_vmstat("nr_foll_pin_acquired") - acq0 ==
 			 pl_vmstat("nr_foll_pin_released") - rel0,
-			 "no pin leaked by the failed requests\n");
+			 "no pin, armed page or engine left by the failed requests\n");
 	pl_unpin(dev, good_handle, 0);
 	pl_unpin(dev, ro_handle, 0);
 	close(dev);

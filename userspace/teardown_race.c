@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * teardown_race: the mapping or the file goes away under a pin while the
+ * device keeps writing (mockdma's engine, a pass every 200 us).  Each case
+ * must end without a splat, with the pins released and the outcome below.
+ *
+ * truncate    ftruncate(0): truncate_inode_pages_range() takes the pinned
+ *             folios out of the page cache whatever their references (their
+ *             ->mapping becomes NULL); the device writes into orphans.  The
+ *             file, extended again, reads zeros; the dirtying unpin of an
+ *             orphan dirties no file (folio_mark_dirty() without a mapping).
+ * punch-hole  FALLOC_FL_PUNCH_HOLE over pages 4..11 the same for those
+ *             pages, when they are whole folios (see the [INFO] line); the
+ *             pages outside the hole get the device's last pass after a
+ *             dirtying unpin and fsync.
+ * munmap      the pins keep the page-cache pages; the device's last pass
+ *             reaches the file after a dirtying unpin and fsync.
+ * fork        the child maps the same pages (MAP_SHARED: fork copies
+ *             nothing) and sees the device's writes continue through its
+ *             mapping.  For private anonymous memory it depends on the pin:
+ *             a FOLL_PIN pinned page is copied for the child at fork
+ *             (page_needs_cow_for_dma() in copy_present_pte()), so the
+ *             child's copy stops changing; a legacy GUP page is shared
+ *             write-protected with the child, which keeps seeing the
+ *             device's writes: the GUP-after-fork leak FOLL_PIN closed.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "lib/pinlab.h"
+
+#define HOLE_FIRST	4
+#define HOLE_PAGES	8
+
+enum kind { TRUNCATE, PUNCH_HOLE, MUNMAP, FORK, NR_KINDS };
+static const char *const kind_name[] = {
+	"truncate", "punch-hole", "munmap", "fork",
+};
+
+static const struct {
+	const char *name;
+	__u32 method, flags;
+} pins[] = {
+	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
+	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int all_zero(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * In a child: does page 0 of the mapping still change while the engine
+ * runs?  Exit 0 if it changed within 100 ms, 1 if it did not.
+ */
+static int child_sees_device(const char *addr)
+{
+	const struct mockdma_stamp *s = (const void *)addr;
+	__u32 first = s->seq;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		sleep_ms(1);
+		if (*(volatile __u32 *)&s->seq != first)
+			return 0;
+	}
+	return 1;
+}
+
+static int fork_case(const struct pl_buf *buf, int *sees)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid)
+		_exit(child_sees_device(buf->addr));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -ECHILD;
+	*sees = WEXITSTATUS(status) == 0;
+	return 0;
+}
+
+static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
+{
+	size_t np, len, i, fresh_out = 0, zero_in = 0, fresh_in = 0;
+	struct mockdma_engine at_event, end;
+	struct mockdma_page_state st;
+	int ok = 1, sees = -1, want_sees = -1;
+	struct pl_buf buf;
+	char *disk = NULL;
+	__u32 h;
+
+	if (pl_buf_setup(&buf, mem) ||
+	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h) ||
+	    pl_engine_start(fd, h, 0, 0, 200, 0)) {
+		ksft_test_result_fail("%s %s %s: setup\n", kind_name[k],
+				      pl_mem_name(mem), pins[p].name);
+		pl_buf_teardown(&buf);
+		return;
+	}
+	len = buf.len;
+	np = len / pl_page_size;
+	sleep_ms(10);
+	ok &= !pl_ioctl(fd, MOCKDMA_IOC_ENGINE_STATUS,
+			(at_event = (struct mockdma_engine){ .handle = h },
+			 &at_event));
+
+	switch (k) {
+	case TRUNCATE:
+		ok &= !ftruncate(buf.fd, 0);
+		break;
+	case PUNCH_HOLE:
+		ok &= !fallocate(buf.fd, FALLOC_FL_PUNCH_HOLE |
+				 FALLOC_FL_KEEP_SIZE,
+				 HOLE_FIRST * pl_page_size,
+				 HOLE_PAGES * pl_page_size);
+		break;
+	case MUNMAP:
+		ok &= !munmap(buf.map, buf.map_len);
+		buf.map = NULL;
+		break;
+	case FORK:
+		ok &= !fork_case(&buf, &sees);
+		want_sees = pl_mem_is_file(mem) || p == 1;
+		break;
+	default:
+		break;
+	}
+	sleep_ms(10);
+	ok &= !pl_query(fd, h, 0, 1, &st);
+	ok &= !pl_engine_stop(fd, h, &end);
+	ok &= end.passes > at_event.passes;	/* it kept writing */
+	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
+
+	if (pl_mem_is_file(mem)) {
+		if (k == TRUNCATE)
+			ok &= !ftruncate(buf.fd, len);
+		ok &= !fsync(buf.fd);
+		disk = malloc(len);
+		if (buf.map)
+			munmap(buf.map, buf.map_len);
+		buf.map = NULL;
+		ok &= disk && !posix_fadvise(buf.fd, 0, 0, POSIX_FADV_DONTNEED) &&
+		      pread(buf.fd, disk, len, 0) == (ssize_t)len;
+		for (i = 0; disk && i < np; i++) {
+			int in_hole = k == TRUNCATE ||
+				      (k == PUNCH_HOLE && i >= HOLE_FIRST &&
+				       i < HOLE_FIRST + HOLE_PAGES);
+			char *pg = disk + i * pl_page_size;
+			int fresh = pl_count_stamped(pg, pl_page_size, h, i,
+						     end.last_seq) == 1;
+
+			if (in_hole) {
+				zero_in += all_zero(pg, pl_page_size);
+				fresh_in += fresh;
+			} else {
+				fresh_out += fresh;
+			}
+		}
+	}
+	ksft_print_msg("[INFO] %s %s %s: %llu passes before, %llu in all; page 0 after: %s%s; disk: %zu zero + %zu device pages in the hole, %zu device pages outside; child saw the device: %d\n",
+		       kind_name[k], pl_mem_name(mem), pins[p].name,
+		       (unsigned long long)at_event.passes,
+		       (unsigned long long)end.passes,
+		       !pl_mem_is_file(mem) ? "anonymous" :
+		       st.flags & MOCKDMA_PAGE_FILE ? "in page cache" :
+						       "out of the page cache",
+		       st.flags & MOCKDMA_PAGE_LARGE ? " (large folio)" : "",
+		       zero_in, fresh_in, fresh_out, sees);
+	printf("# MATRIX table=teardown event=%s mem=%s pin=%s | outcome=%s\n",
+	       kind_name[k], pl_mem_name(mem), pins[p].name,
+	       k == FORK ? (sees ? "child sees device writes" :
+				   "child has a private copy") :
+	       k == TRUNCATE ? (zero_in == np ? "file zero, writes orphaned" : "UNEXPECTED") :
+	       k == PUNCH_HOLE ? (zero_in + fresh_out == np ? "hole zero, rest on disk" : "UNEXPECTED") :
+	       (fresh_out == np ? "data on disk" : "UNEXPECTED"));
+
+	switch (k) {
+	case TRUNCATE:
+		ok &= zero_in == np && !(st.flags & MOCKDMA_PAGE_FILE);
+		break;
+	case PUNCH_HOLE:
+		/* A hole page whose folio could not be dropped is zeroed
+		 * in place and rewritten by the device: count both. */
+		ok &= fresh_out == np - HOLE_PAGES &&
+		      zero_in + fresh_in == HOLE_PAGES;
+		if (!(st.flags & MOCKDMA_PAGE_LARGE))
+			ok &= zero_in == HOLE_PAGES;
+		break;
+	case MUNMAP:
+		ok &= fresh_out == np;
+		break;
+	case FORK:
+		ok &= sees == want_sees;
+		if (pl_mem_is_file(mem))
+			ok &= fresh_out == np;
+		break;
+	default:
+		break;
+	}
+	free(disk);
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok, "%s %s %s with the device writing\n", kind_name[k],
+			 pl_mem_name(mem), pins[p].name);
+}
+
+int main(void)
+{
+	static const enum pl_mem mems[] = {
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED,
+	};
+	int fd = pl_open_or_skip();
+	unsigned int m, p, k;
+
+	ksft_set_plan(NR_KINDS * ARRAY_SIZE(mems) * ARRAY_SIZE(pins) +
+		      ARRAY_SIZE(pins));
+	for (k = 0; k < NR_KINDS; k++)
+		for (m = 0; m < ARRAY_SIZE(mems); m++)
+			for (p = 0; p < ARRAY_SIZE(pins); p++)
+				run_case(fd, mems[m], p, k);
+	/* fork over private anonymous memory: the FOLL_PIN copy rule */
+	for (p = 0; p < ARRAY_SIZE(pins); p++)
+		run_case(fd, PL_MEM_ANON, p, FORK);
+	close(fd);
+	ksft_finished();
+}
