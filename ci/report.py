@@ -185,6 +185,9 @@ def host_results(rep, path):
 
 
 MATRIX_RE = re.compile(r"^#\s*MATRIX\s+(.*)$")
+# key=value fields; a value runs to the next " key=" and may hold spaces
+# ("TORN (16)", "DATA LOSS (16), WARN: ...").
+FIELD_RE = re.compile(r"(\w+)=(.*?)(?=\s+\w+=|\s*$)")
 
 
 def matrix(runs):
@@ -202,8 +205,8 @@ def matrix(runs):
                     continue
                 body = m.group(1)
                 keys, _, outs = body.partition("|")
-                kv = [f.split("=", 1) for f in keys.split() if "=" in f]
-                ov = [f.split("=", 1) for f in outs.split() if "=" in f]
+                kv = FIELD_RE.findall(keys)
+                ov = FIELD_RE.findall(outs)
                 kd = dict(kv)
                 table = kd.pop("table", tid.split(".r")[0])
                 t = tables.setdefault(table, {"keys": [], "outs": [], "rows": {}, "kernels": []})

@@ -83,6 +83,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == 1;
 	size_t np, priv_before, priv_after, warned;
 	struct pl_census disk;
+	char outcome[96];
 	struct pl_buf buf;
 	int kmsg, ok = 1;
 	__u32 h, seq;
@@ -116,10 +117,15 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	ksft_print_msg("[INFO] %s %s unpin-%s: PG_private %zu -> %zu after MADV_PAGEOUT, %zu/%zu pages on disk, %zu 'no buffers' warnings\n",
 		       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
 		       priv_before, priv_after, disk.fresh, np, warned);
-	printf("# MATRIX table=buffers_stripped fs=%s pin=%s unpin=%s | buffers_after_pageout=%zu/%zu lost=%zu warning=%s\n",
+	if (disk.fresh == np)
+		snprintf(outcome, sizeof(outcome), "OK");
+	else
+		snprintf(outcome, sizeof(outcome), "DATA LOSS (%zu)%s",
+			 np - disk.fresh,
+			 warned ? ", WARN: page N does not have buffers attached" : "");
+	printf("# MATRIX table=buffers_stripped fs=%s pin=%s unpin=%s | buffers_after_pageout=%zu/%zu outcome=%s\n",
 	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
-	       priv_after, np, np - disk.fresh,
-	       warned ? "does not have buffers attached" : "-");
+	       priv_after, np, outcome);
 	ksft_test_result(ok && (ext4 ? priv_before == np : 1) &&
 			 (want_stripped ? priv_after == 0 :
 					  priv_after == priv_before) &&

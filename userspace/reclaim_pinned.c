@@ -79,6 +79,7 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 	struct pl_census pinned, final;
 	struct pl_memcg cg;
 	struct pl_buf buf;
+	char outcome[48];
 	__u64 fired = 0;
 	size_t np, want_fired, want_final;
 	int ok = 1, kept_pfns;
@@ -129,11 +130,15 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 		       before.private_, after.private_,
 		       kept_pfns ? "unchanged" : "CHANGED", fired, pinned.fresh,
 		       final.fresh);
-	printf("# MATRIX table=reclaim fs=%s pin=%s unpin=%s | scanned_by_reclaim=%llu/%zu on_lru_after=%zu/%zu stale_pinned=%zu lost=%zu pgscan=%ld pgsteal=%ld\n",
+	if (!fired || final.fresh == fired)
+		snprintf(outcome, sizeof(outcome), "OK");
+	else
+		snprintf(outcome, sizeof(outcome), "DATA LOSS (%zu)",
+			 (size_t)fired - final.fresh);
+	printf("# MATRIX table=reclaim fs=%s pin=%s unpin=%s | scanned_by_reclaim=%llu/%zu on_lru_after=%zu/%zu stale_while_pinned=%zu final=%s pgscan=%ld pgsteal=%ld\n",
 	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
 	       fired, np, after.lru, np, (size_t)fired - pinned.fresh,
-	       fired ? (size_t)fired - final.fresh : 0, scan1 - scan0,
-	       steal1 - steal0);
+	       outcome, scan1 - scan0, steal1 - steal0);
 	ksft_test_result(ok && scan1 > scan0 && steal1 > steal0 && kept_pfns &&
 			 fired == want_fired && pinned.fresh == 0 &&
 			 final.fresh == want_final,

@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "lib/pinlab.h"
 
@@ -48,13 +47,6 @@ static const struct {
 	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static int all_zero(const char *p, size_t n)
 {
 	size_t i;
@@ -66,37 +58,47 @@ static int all_zero(const char *p, size_t n)
 }
 
 /*
- * In a child: does page 0 of the mapping still change while the engine
- * runs?  Exit 0 if it changed within 100 ms, 1 if it did not.
+ * Fork while the engine writes, and ask the child whether page 0 of its
+ * mapping changed between two points at which the parent saw the engine
+ * complete two more passes: deterministic however slow the guest is.
  */
-static int child_sees_device(const char *addr)
+static int fork_case(int fd, __u32 h, const struct pl_buf *buf, int *sees)
 {
-	const struct mockdma_stamp *s = (const void *)addr;
-	__u32 first = s->seq;
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		sleep_ms(1);
-		if (*(volatile __u32 *)&s->seq != first)
-			return 0;
-	}
-	return 1;
-}
-
-static int fork_case(const struct pl_buf *buf, int *sees)
-{
-	int status;
+	const struct mockdma_stamp *s = (const void *)buf->addr;
+	struct mockdma_engine st = { 0 };
+	int go[2], ready[2], status, ret;
 	pid_t pid;
+	char c = 0;
 
+	if (pipe(go) || pipe(ready))
+		return -errno;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (!pid)
-		_exit(child_sees_device(buf->addr));
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -ECHILD;
+	if (!pid) {
+		__u32 first = *(volatile __u32 *)&s->seq;
+
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(*(volatile __u32 *)&s->seq != first ? 0 : 1);
+	}
+	/* Once the child has read page 0, let the device write twice. */
+	ret = read(ready[0], &c, 1) == 1 ? 0 : -EPIPE;
+	if (!ret)
+		ret = pl_engine_wait(fd, h, &st, 0, 0);
+	if (!ret)
+		ret = pl_engine_wait(fd, h, &st, 2, 5000);
+	if (write(go[1], &c, 1) != 1)
+		ret = -EPIPE;
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) > 1)
+		return ret ? ret : -ECHILD;
 	*sees = WEXITSTATUS(status) == 0;
-	return 0;
+	return ret;
 }
 
 static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
@@ -119,10 +121,8 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 	}
 	len = buf.len;
 	np = len / pl_page_size;
-	sleep_ms(10);
-	ok &= !pl_ioctl(fd, MOCKDMA_IOC_ENGINE_STATUS,
-			(at_event = (struct mockdma_engine){ .handle = h },
-			 &at_event));
+	at_event = (struct mockdma_engine){ 0 };
+	ok &= !pl_engine_wait(fd, h, &at_event, 1, 5000);
 
 	switch (k) {
 	case TRUNCATE:
@@ -139,16 +139,17 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 		buf.map = NULL;
 		break;
 	case FORK:
-		ok &= !fork_case(&buf, &sees);
+		ok &= !fork_case(fd, h, &buf, &sees);
 		want_sees = pl_mem_is_file(mem) || p == 1;
 		break;
 	default:
 		break;
 	}
-	sleep_ms(10);
+	/* The device keeps writing after the event: two more passes. */
+	end = at_event;
+	ok &= !pl_engine_wait(fd, h, &end, 2, 5000);
 	ok &= !pl_query(fd, h, 0, 1, &st);
 	ok &= !pl_engine_stop(fd, h, &end);
-	ok &= end.passes > at_event.passes;	/* it kept writing */
 	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
 
 	if (pl_mem_is_file(mem)) {

@@ -78,6 +78,24 @@ static enum state census_state(const struct pl_census *c, size_t np)
 	return MIXED;
 }
 
+/* The matrix's words: OK, TORN (n) or <missing> (n), n in pages. */
+static const char *outcome(const struct pl_census *c, size_t np,
+			   const char *missing)
+{
+	static char text[4][64];
+	static int next;
+	char *t = text[next++ % 4];
+
+	if (c->fresh == np)
+		return "OK";
+	if (c->torn)
+		snprintf(t, sizeof(text[0]), "TORN (%zu)", c->torn);
+	else
+		snprintf(t, sizeof(text[0]), "%s (%zu)", missing,
+			 np - c->fresh);
+	return t;
+}
+
 /* The disk while pinned, after two fsyncs: see the header comment. */
 static enum state expect_pinned(enum scenario sc, int longterm)
 {
@@ -168,12 +186,10 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 		       c_pinned.fresh, c_pinned.original, c_pinned.torn,
 		       c_pinned.older, c_final.fresh, c_final.original,
 		       c_final.torn, fired_start, fired_end);
-	printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | pinned=%s final=%s lost=%zu torn=%zu fired=%llu\n",
+	printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | while_pinned=%s final=%s injections=%llu\n",
 	       scenario_name[sc], pl_mem_name(mem), pins[p].name,
-	       dirty ? "dirty" : "clean",
-	       pinned == FRESH ? "OK" : state_name[pinned],
-	       final == FRESH ? "OK" : state_name[final],
-	       np - c_final.fresh, c_final.torn, fired_start + fired_end);
+	       dirty ? "dirty" : "clean", outcome(&c_pinned, np, "STALE"),
+	       outcome(&c_final, np, "DATA LOSS"), fired_start + fired_end);
 	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
 			 fired_start + fired_end == want_fired &&
 			 pl_mockdma_stat("inject_fired_total") ==

@@ -265,6 +265,26 @@ int pl_engine_stop(int fd, __u32 handle, struct mockdma_engine *st)
 	return ret;
 }
 
+int pl_engine_wait(int fd, __u32 handle, struct mockdma_engine *st,
+		   unsigned int more, unsigned int timeout_ms)
+{
+	__u64 target = st->passes + more;
+	unsigned int waited;
+
+	for (waited = 0; waited <= timeout_ms; waited++) {
+		struct mockdma_engine e = { .handle = handle };
+		int ret = pl_ioctl(fd, MOCKDMA_IOC_ENGINE_STATUS, &e);
+
+		if (ret)
+			return ret;
+		*st = e;
+		if (e.passes >= target)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIME;
+}
+
 int pl_inject_arm(int fd, __u32 handle, __u32 point, __u64 first, __u64 n,
 		  __u32 offset, __u32 length, __u32 *seq)
 {

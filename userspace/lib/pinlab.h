@@ -72,6 +72,12 @@ int pl_engine_start(int fd, __u32 handle, __u64 first, __u64 n,
 		    __u32 interval_us, __u32 flags);
 /* Stops the engine; *st (if non-NULL) gets its final status. */
 int pl_engine_stop(int fd, __u32 handle, struct mockdma_engine *st);
+/*
+ * Waits until the engine has completed @more passes beyond *st's (polling
+ * STATUS), at most @timeout_ms; *st gets the latest status.  0 or -ETIME.
+ */
+int pl_engine_wait(int fd, __u32 handle, struct mockdma_engine *st,
+		   unsigned int more, unsigned int timeout_ms);
 /* Arms pages [first, first + n) at point; *seq in: 0 or a seq to reuse. */
 int pl_inject_arm(int fd, __u32 handle, __u32 point, __u64 first, __u64 n,
 		  __u32 offset, __u32 length, __u32 *seq);
