@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "lib/pinlab.h"
@@ -113,12 +114,33 @@ static void test_stop_by(int end, const char *what)
 			 what);
 }
 
+/*
+ * Module unload cannot stop an engine behind its fd's back: an open fd holds
+ * a module reference (fops.owner), so delete_module() fails with EWOULDBLOCK
+ * and the engine keeps running; mockdma_exit() only ever finds idle engines.
+ */
+static void test_unload_refused(void)
+{
+	int fd = open("/dev/mockdma", O_RDWR), ok = 1, ret;
+	struct mockdma_engine st = { 0 };
+	__u32 h;
+
+	ok &= !pl_pin(fd, buf, len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h);
+	ok &= !pl_engine_start(fd, h, 0, 0, 1000, 0);
+	ret = syscall(SYS_delete_module, "mockdma", O_NONBLOCK);
+	ok &= ret == -1 && errno == EWOULDBLOCK;
+	ok &= !pl_engine_wait(fd, h, &st, 2, 5000);
+	close(fd);
+	ksft_test_result(ok && idle(),
+			 "module unload refused (EWOULDBLOCK) while an engine runs\n");
+}
+
 int main(void)
 {
 	int fd = pl_open_or_skip();
 
 	close(fd);
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	len = NPAGES * pl_page_size;
 	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -131,5 +153,6 @@ int main(void)
 	test_stop_by(0, "UNPIN");
 	test_stop_by(1, "close");
 	test_stop_by(2, "SIGKILL");
+	test_unload_refused();
 	ksft_finished();
 }
