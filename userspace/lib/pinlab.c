@@ -489,6 +489,44 @@ static long read_int_file(const char *path)
 	return val;
 }
 
+static __u64 kpageflags_word(int fd, __u64 pfn)
+{
+	__u64 f;
+
+	return pread(fd, &f, 8, pfn * 8) == 8 ? f : ~0ULL;
+}
+
+__u64 pl_kpageflags(__u64 pfn)
+{
+	/* KPF_COMPOUND_HEAD 15, KPF_COMPOUND_TAIL 16 (kernel-page-flags.h) */
+	const __u64 head = 1ULL << 15, tail = 1ULL << 16;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	__u64 f = ~0ULL;
+	int back;
+
+	if (fd < 0)
+		return f;
+	f = kpageflags_word(fd, pfn);
+	/* A PUD-sized folio is the largest: 2^18 pages back at most. */
+	for (back = 0; f != ~0ULL && (f & tail) && pfn && back < (1 << 18);
+	     back++) {
+		f = kpageflags_word(fd, --pfn);
+		if (f & head)
+			break;
+	}
+	close(fd);
+	return f;
+}
+
+void pl_lru_drain_all(void)
+{
+	/*
+	 * compact_nodes() starts with lru_add_drain_all(); nothing else a
+	 * test can write flushes the other CPUs' folio batches.
+	 */
+	pl_write_file("/proc/sys/vm/compact_memory", "1");
+}
+
 int pl_kmsg_open(void)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);

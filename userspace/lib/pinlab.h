@@ -116,6 +116,15 @@ int pl_kernel_patched(void);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
 
+/*
+ * /proc/kpageflags of the folio holding @pfn: a tail page's own word lacks
+ * LRU and the other folio flags, so the head's word is returned for it.
+ * ~0 if unreadable.
+ */
+__u64 pl_kpageflags(__u64 pfn);
+/* Flushes every CPU's LRU batches (lru_add_drain_all() via compaction). */
+void pl_lru_drain_all(void);
+
 /* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
 int pl_kmsg_open(void);
 /* Kernel log records written since pl_kmsg_open() that contain @needle. */

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * offlru: are long-term pinned pages on the LRU while pinned, and back on it
+ * after the unpin?  The question the pin-off-LRU series (patches/) answers
+ * differently from stock 6.1.
+ *
+ * For ext4 and xfs MAP_SHARED, memfd and anonymous memory, 16 pages are
+ * pinned for write three ways: pin_user_pages_fast(FOLL_LONGTERM), the same
+ * without FOLL_LONGTERM, and legacy get_user_pages().  After flushing every
+ * CPU's LRU batches, each page's folio is checked with QUERY (PG_lru) and
+ * /proc/kpageflags (KPF_LRU 5; the series' KPF_DMA_PINNED 44 and
+ * KPF_DMA_PARKED 45), and /proc/vmstat nr_dma_pinned_offlru; then again
+ * after a dirtying unpin.
+ *
+ * Stock 6.1: nothing takes a pinned folio off the LRU; every page is on it
+ * while pinned and after, and bits 44/45 are never set.
+ *
+ * With the series (vm.dma_pin_lru=1): a FOLL_LONGTERM pin marks the folio
+ * PG_dma_pinned and parks it off the LRU (isolated at pin time in
+ * __gup_longterm_locked() and the fast path, kept off by every PG_lru
+ * setter), for anonymous memory too; short-term pins and legacy GUP are
+ * untouched.  nr_dma_pinned_offlru counts the parked pages and returns to
+ * its start value when the last unpin puts them back.  With
+ * vm.dma_pin_lru=0 new long-term pins stay on the LRU, as on stock.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "lib/pinlab.h"
+
+#define KPF_LRU_BIT		5
+#define KPF_DMA_PINNED_BIT	44
+#define KPF_DMA_PARKED_BIT	45
+#define SWITCH			"/proc/sys/vm/dma_pin_lru"
+
+static const struct {
+	const char *name;
+	__u32 method, flags;
+	int longterm;
+} pins[] = {
+	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, 1 },
+	{ "pin_short", MOCKDMA_METHOD_PIN_FAST, MOCKDMA_PIN_WRITE, 0 },
+	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE, 0 },
+};
+
+struct census {
+	size_t lru, kpf_lru, pinned, parked;
+};
+
+static int census(int fd, __u32 h, size_t np, __u64 *pfns, struct census *c)
+{
+	struct mockdma_page_state st[64];
+	size_t i;
+	int ret = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (h)
+		ret = pl_query(fd, h, 0, np, st);
+	for (i = 0; !ret && i < np; i++) {
+		__u64 f;
+
+		if (h) {
+			pfns[i] = st[i].pfn;
+			c->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+		}
+		f = pl_kpageflags(pfns[i]);
+		if (f == ~0ULL)
+			return -EIO;
+		c->kpf_lru += !!(f & (1ULL << KPF_LRU_BIT));
+		c->pinned += !!(f & (1ULL << KPF_DMA_PINNED_BIT));
+		c->parked += !!(f & (1ULL << KPF_DMA_PARKED_BIT));
+	}
+	return ret;
+}
+
+static long offlru(void)
+{
+	long v = pl_vmstat("nr_dma_pinned_offlru");
+
+	return v < 0 ? 0 : v;
+}
+
+static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
+{
+	struct census during, after;
+	__u64 pfns[64];
+	long off0, off_during, off_after;
+	struct pl_buf buf;
+	size_t np, want_on;
+	int ok = 1;
+	__u32 h;
+
+	if (pl_buf_setup(&buf, mem) ||
+	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
+				      pins[p].name);
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	off0 = offlru();
+	pl_lru_drain_all();
+	ok &= !census(fd, h, np, pfns, &during);
+	off_during = offlru();
+	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
+	pl_lru_drain_all();
+	ok &= !census(fd, 0, np, pfns, &after);
+	off_after = offlru();
+	pl_buf_teardown(&buf);
+
+	want_on = parks ? 0 : np;
+	ksft_print_msg("[INFO] %s %s: while pinned PG_lru %zu KPF_LRU %zu DMA_PINNED %zu PARKED %zu offlru %+ld; after unpin KPF_LRU %zu flags %zu/%zu offlru %+ld\n",
+		       pl_mem_name(mem), pins[p].name, during.lru,
+		       during.kpf_lru, during.pinned, during.parked,
+		       off_during - off0, after.kpf_lru, after.pinned,
+		       after.parked, off_after - off0);
+	printf("# MATRIX table=offlru mem=%s pin=%s | on_lru_pinned=%zu/%zu parked=%zu on_lru_after_unpin=%zu/%zu\n",
+	       pl_mem_name(mem), pins[p].name, during.kpf_lru, np,
+	       during.parked, after.kpf_lru, np);
+	ksft_test_result(ok && during.lru == want_on &&
+			 during.kpf_lru == want_on &&
+			 during.pinned == np - want_on &&
+			 during.parked == np - want_on &&
+			 off_during - off0 == (long)(np - want_on) &&
+			 after.kpf_lru == np && !after.pinned &&
+			 !after.parked && off_after == off0,
+			 "%s %s: %s while pinned, on the LRU after unpin\n",
+			 pl_mem_name(mem), pins[p].name,
+			 parks ? "parked off the LRU" : "on the LRU");
+}
+
+int main(void)
+{
+	static const enum pl_mem mems[] = {
+		PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED, PL_MEM_MEMFD,
+		PL_MEM_ANON,
+	};
+	int fd = pl_open_or_skip();
+	int patched = pl_kernel_patched();
+	unsigned int m, p;
+
+	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) + 1 + patched);
+	ksft_print_msg("[INFO] kernel: %s\n",
+		       patched ? "pin-off-LRU series, vm.dma_pin_lru=1" :
+		       access(SWITCH, F_OK) ? "stock" :
+		       "pin-off-LRU series, vm.dma_pin_lru=0");
+	for (m = 0; m < ARRAY_SIZE(mems); m++)
+		for (p = 0; p < ARRAY_SIZE(pins); p++)
+			run_case(fd, mems[m], p, patched && pins[p].longterm);
+
+	/* The runtime switch: off, a new long-term pin stays on the LRU. */
+	if (patched) {
+		int ok = !pl_write_file(SWITCH, "0");
+
+		run_case(fd, PL_MEM_EXT4_SHARED, 0, 0);
+		ok &= !pl_write_file(SWITCH, "1");
+		ksft_test_result(ok, "vm.dma_pin_lru=0 switches parking off in the same boot\n");
+	} else {
+		ksft_test_result(access(SWITCH, F_OK) && errno == ENOENT,
+				 "stock kernel: no vm.dma_pin_lru switch\n");
+	}
+	close(fd);
+	ksft_finished();
+}
