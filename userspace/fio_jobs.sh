@@ -66,12 +66,15 @@ PY
 # run_fio NAME: fio on workloads/fio/NAME.fio; output in $tmp/NAME.*
 run_fio() {
 	local out=$tmp/$1 t0=$SECONDS
+	# Not --output=: fio's "err=N/file:..., func=..." line for a failed
+	# job only goes to stdout, ahead of the JSON.
 	PINLAB_EXT4=$EXT4 PINLAB_XFS=$XFS timeout -k 5 90 fio \
-		--output-format=json --output="$out.json" --aux-path="$tmp" \
-		"$W/$1.fio" > "$out.log" 2>&1
+		--output-format=json --aux-path="$tmp" "$W/$1.fio" \
+		> "$out.json" 2> "$out.log"
 	echo $? > "$out.rc"
 	echo "# [INFO] $1: fio rc $(cat "$out.rc"), $((SECONDS - t0)) s"
-	grep -hv '^Jobs:' "$out.log" | sed 's/^/# /' | head -n 5
+	sed -n '/^{/q; /^fio: /p' "$out.json" | cat - "$out.log" |
+		grep -v '^Jobs:' | sed 's/^/# /' | head -n 5
 }
 
 # job_fields NAME JOB: sets err, bw, iops (no process substitution: the
