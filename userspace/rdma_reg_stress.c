@@ -153,24 +153,43 @@ static void memcg_leave(void)
 		if (f)
 			fclose(f);
 	}
+	snprintf(p, sizeof(p), "%s/memory.peak", cg_path);
+	ksft_print_msg("[INFO] memcg memory.peak %ld (memory.max 16M)\n",
+		       read_long(p));
 	write_str(CG "/cgroup.procs", "0");
 	rmdir(cg_path);
 }
 
-/* Writeback + memcg pressure until killed. */
+/*
+ * Writeback + memcg pressure until killed.  Dirty writeback alone is too
+ * slow under TCG to fill memory.max, so the child also reads a 64 MiB
+ * sparse file: reading holes fills the page cache with clean pages
+ * charged to the memcg at no I/O cost, and reclaim keeps running.
+ */
 static void pressure_child(const char *dir)
 {
 	char path[256], *chunk = malloc(1 << 20);
-	off_t off = 0;
-	int fd, i = 0;
+	off_t off = 0, roff = 0;
+	int fd, sfd, i = 0, k;
 
 	snprintf(path, sizeof(path), "%s/pinlab-pressure-%d", dir, getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || !chunk)
 		_exit(1);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/pinlab-sparse-%d", dir, getpid());
+	sfd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (sfd < 0 || ftruncate(sfd, 64 << 20))
+		_exit(1);
+	unlink(path);
 	memset(chunk, 0x3c, 1 << 20);
 	for (;;) {
+		for (k = 0; k < 8; k++) {
+			if (pread(sfd, chunk, 1 << 20, roff) != 1 << 20)
+				_exit(3);
+			roff = (roff + (1 << 20)) % (64 << 20);
+		}
+		memset(chunk, 0x3c, 1 << 20);
 		if (pwrite(fd, chunk, 1 << 20, off) != 1 << 20)
 			_exit(2);
 		sync_file_range(fd, off, 1 << 20, SYNC_FILE_RANGE_WRITE);
@@ -343,6 +362,11 @@ int main(void)
 
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
+	if (!WIFSIGNALED(status)) {
+		loop_ok = 0;
+		ksft_print_msg("pressure child died early: exit %d\n",
+			       WEXITSTATUS(status));
+	}
 	ksft_print_msg("[INFO] %zu reg/write/dereg in %.1f s: %.0f regs/s, %zu bytes written, %zu pages verified in the mapping, %zu bad\n",
 		       iters, t1 - t0, iters / (t1 - t0), bytes, pages_ok, bad_map);
 	printf("# BENCH rdma_reg_stress regs=%zu seconds=%.1f regs_per_s=%.0f bytes=%zu pages_verified=%zu\n",
