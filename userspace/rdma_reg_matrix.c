@@ -23,6 +23,11 @@
  *   (try_grab_folio() adds refs per subpage, also for THP/hugetlb), and
  *   ibv_dereg_mr() -> ib_umem_release() -> unpin_user_page_range_dirty_lock()
  *   adds the same to nr_foll_pin_released.
+ * - LRU (recorded, not asserted): 6.1 leaves long-term pinned pages on the
+ *   LRU (no ZONE_MOVABLE/CMA in the guest, so no migration); hugetlb pages
+ *   are never on it ("no").  Pages faulted or COW-copied just before the
+ *   registration may still sit in a per-CPU lru_add folio batch (15
+ *   folios) without PG_lru, hence "mixed" for anon, memfd and MAP_PRIVATE.
  *
  * One "# MATRIX table=rdma_reg" line per case.
  */
