@@ -23,6 +23,9 @@ step "checking host packages"
 need_pkgs build-essential gcc-12 make libc6-dev linux-libc-dev python3 \
 	perl sparse qemu-system-x86 busybox-static cpio kmod e2fsprogs \
 	xfsprogs xz-utils
+# RDMA (Soft-RoCE) and io_uring tests, fio workloads
+need_pkgs libibverbs-dev ibverbs-providers rdma-core ibverbs-utils \
+	liburing-dev fio iproute2
 
 eval "$("$PINLAB_ROOT/ci/fetch-kernel.sh")"
 export KVER KIMAGE KMODROOT KSRC

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rdma_write_file: a real RDMA "device" (Soft-RoCE, two RC QPs of the one
+ * rxe device connected to each other) writing into and reading from
+ * ext4/xfs file pages it holds registered, and what reaches the disk.
+ *
+ * Stock 6.1:
+ * - shared, RDMA WRITE: ibv_reg_mr() pins the page-cache pages with
+ *   FOLL_WRITE|FOLL_LONGTERM (ib_umem_get()).  fsync right after the
+ *   registration cleans them (and write-protects the PTEs).  rxe then
+ *   writes the payload through the kernel mapping of the pinned pages
+ *   (rxe_mr_copy() -> memcpy into page_address()), which dirties nothing,
+ *   so a second fsync while registered writes nothing: all 16 written pages
+ *   are stale on disk (read back with O_DIRECT).  ibv_dereg_mr() ->
+ *   ib_umem_release() -> __ib_umem_release(.., dirty=1) ->
+ *   unpin_user_page_range_dirty_lock(.., make_dirty = umem->writable)
+ *   dirties them, and the next fsync writes them: 0 stale.
+ * - shared, RDMA READ: the MR maps the page-cache pages themselves, so bytes
+ *   changed by pwrite(2) while the MR is registered are what the READ
+ *   returns.
+ * - private, RDMA WRITE: the FOLL_WRITE pin broke COW, the MR holds
+ *   anonymous copies: the payload shows in the mapping, the file (page
+ *   cache and disk) keeps its original bytes.
+ *
+ * One "# MATRIX table=rdma_write" line per case.
+ */
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "lib/pl_verbs.h"
+
+#define TAG	0x52444d41U	/* "RDMA" */
+#define RW	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+		 IBV_ACCESS_REMOTE_READ)
+
+static struct pl_rdma r;
+static char *anon;
+static size_t anon_len;
+static struct ibv_mr *anon_mr;
+
+static const char *fs_name(enum pl_mem mem)
+{
+	return mem == PL_MEM_EXT4_SHARED || mem == PL_MEM_EXT4_PRIVATE ?
+	       "ext4" : "xfs";
+}
+
+/* Pages of the file's page cache (read(2)) holding stamps of seq. */
+static size_t cache_stamped(struct pl_buf *buf, __u32 seq)
+{
+	char *data = malloc(buf->len);
+	size_t n = 0;
+
+	if (data && pread(buf->fd, data, buf->len, 0) == (ssize_t)buf->len)
+		n = pl_count_stamped(data, buf->len, TAG, 0, seq);
+	free(data);
+	return n;
+}
+
+struct counts { long acq, rel; };
+
+static struct counts pins(void)
+{
+	struct counts c = {
+		pl_vmstat("nr_foll_pin_acquired"),
+		pl_vmstat("nr_foll_pin_released"),
+	};
+	return c;
+}
+
+static int balanced(struct counts a, struct counts b, size_t np)
+{
+	if (b.acq - a.acq == (long)np && b.rel - a.rel == (long)np)
+		return 1;
+	ksft_print_msg("pins: +%ld acquired, +%ld released, expected +%zu each\n",
+		       b.acq - a.acq, b.rel - a.rel, np);
+	return 0;
+}
+
+static void shared_write(enum pl_mem mem, __u32 seq)
+{
+	size_t np, written, stale_reg = 0, stale_dereg = 0;
+	struct counts c0, c1;
+	struct ibv_mr *mr;
+	struct pl_buf buf;
+	int ok = 0, ret;
+
+	ksft_print_msg("[RUN] RDMA WRITE into %s MAP_SHARED\n", fs_name(mem));
+	if (pl_buf_setup(&buf, mem)) {
+		ksft_test_result_fail("%s shared write: setup\n", fs_name(mem));
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	pl_fill_stamps(anon, buf.len, TAG, seq);
+	c0 = pins();
+	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
+	if (!mr) {
+		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
+		goto out;
+	}
+	/* the pin's write fault dirtied the pages: clean them now */
+	if (fsync(buf.fd))
+		goto out_dereg;
+	ret = pl_rdma_rw(&r, IBV_WR_RDMA_WRITE, anon_mr, anon, buf.len, mr,
+			 buf.addr);
+	if (ret) {
+		ksft_print_msg("RDMA WRITE: %s\n", strerror(-ret));
+		goto out_dereg;
+	}
+	written = pl_count_stamped(buf.addr, buf.len, TAG, 0, seq);
+	if (written != np) {
+		ksft_print_msg("only %zu/%zu pages written (seen through the mapping)\n",
+			       written, np);
+		goto out_dereg;
+	}
+	if (fsync(buf.fd))
+		goto out_dereg;
+	stale_reg = np - pl_disk_stamped(&buf, TAG, seq);
+	ok = 1;
+out_dereg:
+	if (ibv_dereg_mr(mr))
+		ok = 0;
+	c1 = pins();
+	if (ok) {
+		ok = !fsync(buf.fd);
+		stale_dereg = np - pl_disk_stamped(&buf, TAG, seq);
+		ok &= balanced(c0, c1, np);
+	}
+out:
+	ksft_print_msg("[INFO] %s: %zu/%zu pages stale on disk after fsync while registered, %zu after dereg + fsync\n",
+		       fs_name(mem), stale_reg, np, stale_dereg);
+	printf("# MATRIX table=rdma_write fs=%s map=shared op=write | stale_while_registered=%zu/%zu stale_after_dereg=%zu result=%s\n",
+	       fs_name(mem), stale_reg, np, stale_dereg,
+	       ok ? "ok" : "error");
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok && stale_reg == np && stale_dereg == 0,
+			 "%s shared: RDMA WRITE stale on disk while registered (%zu/%zu), written after dereg\n",
+			 fs_name(mem), stale_reg, np);
+}
+
+static void shared_read(enum pl_mem mem, __u32 seq)
+{
+	struct counts c0, c1;
+	struct ibv_mr *mr;
+	struct pl_buf buf;
+	size_t np, got = 0;
+	int ok = 0, ret;
+	void *pat = NULL;
+
+	ksft_print_msg("[RUN] RDMA READ from %s MAP_SHARED after pwrite\n",
+		       fs_name(mem));
+	if (pl_buf_setup(&buf, mem)) {
+		ksft_test_result_fail("%s shared read: setup\n", fs_name(mem));
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	c0 = pins();
+	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
+	if (!mr) {
+		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
+		goto out;
+	}
+	pat = malloc(buf.len);
+	if (!pat)
+		goto out_dereg;
+	pl_fill_stamps(pat, buf.len, TAG, seq);
+	if (pwrite(buf.fd, pat, buf.len, 0) != (ssize_t)buf.len)
+		goto out_dereg;
+	memset(anon, 0, buf.len);
+	ret = pl_rdma_rw(&r, IBV_WR_RDMA_READ, anon_mr, anon, buf.len, mr,
+			 buf.addr);
+	if (ret) {
+		ksft_print_msg("RDMA READ: %s\n", strerror(-ret));
+		goto out_dereg;
+	}
+	got = pl_count_stamped(anon, buf.len, TAG, 0, seq);
+	ok = 1;
+out_dereg:
+	if (ibv_dereg_mr(mr))
+		ok = 0;
+	c1 = pins();
+	ok = ok && balanced(c0, c1, np);
+out:
+	free(pat);
+	printf("# MATRIX table=rdma_write fs=%s map=shared op=read-after-pwrite | stale_while_registered=- stale_after_dereg=- result=%s\n",
+	       fs_name(mem), !ok ? "error" : got == np ? "new-bytes" : "OLD-BYTES");
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok && got == np,
+			 "%s shared: RDMA READ returns bytes pwrite(2) put there (%zu/%zu pages)\n",
+			 fs_name(mem), got, np);
+}
+
+static void private_write(enum pl_mem mem, __u32 seq)
+{
+	size_t np, in_map = 0, in_cache = 0;
+	struct counts c0, c1;
+	struct ibv_mr *mr;
+	struct pl_buf buf;
+	int ok = 0, untouched = 0, ret;
+
+	ksft_print_msg("[RUN] RDMA WRITE into %s MAP_PRIVATE\n", fs_name(mem));
+	if (pl_buf_setup(&buf, mem)) {
+		ksft_test_result_fail("%s private write: setup\n", fs_name(mem));
+		pl_buf_teardown(&buf);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	pl_fill_stamps(anon, buf.len, TAG, seq);
+	c0 = pins();
+	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
+	if (!mr) {
+		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
+		goto out;
+	}
+	ret = pl_rdma_rw(&r, IBV_WR_RDMA_WRITE, anon_mr, anon, buf.len, mr,
+			 buf.addr);
+	if (ret) {
+		ksft_print_msg("RDMA WRITE: %s\n", strerror(-ret));
+		goto out_dereg;
+	}
+	in_map = pl_count_stamped(buf.addr, buf.len, TAG, 0, seq);
+	ok = 1;
+out_dereg:
+	if (ibv_dereg_mr(mr))
+		ok = 0;
+	c1 = pins();
+	if (ok) {
+		ok = !fsync(buf.fd) && balanced(c0, c1, np);
+		in_cache = cache_stamped(&buf, seq);
+		untouched = in_cache == 0 && pl_disk_is_original(&buf);
+	}
+out:
+	ksft_print_msg("[INFO] %s private: %zu/%zu pages written in the mapping, %zu in the page cache, disk %s\n",
+		       fs_name(mem), in_map, np, in_cache,
+		       untouched ? "original" : "CHANGED");
+	printf("# MATRIX table=rdma_write fs=%s map=private op=write | stale_while_registered=- stale_after_dereg=- result=%s\n",
+	       fs_name(mem), !ok ? "error" : !untouched ? "FILE-CHANGED" :
+	       in_map == np ? "private-copy,file-untouched" : "NOT-WRITTEN");
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok && untouched && in_map == np,
+			 "%s private: RDMA WRITE lands in the private copy, file untouched\n",
+			 fs_name(mem));
+}
+
+int main(void)
+{
+	static const enum pl_mem shared[] = { PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED };
+	static const enum pl_mem priv[] = { PL_MEM_EXT4_PRIVATE, PL_MEM_XFS_PRIVATE };
+	const char *why = NULL;
+	__u32 seq = 1;
+	int ret, i;
+
+	ksft_print_header();
+	ret = pl_rdma_open(&r, 1, &why);
+	if (ret == -ENODEV)
+		ksft_exit_skip("%s\n", why);
+	if (ret)
+		ksft_exit_fail_msg("%s: %s\n", why, strerror(-ret));
+	ksft_print_msg("[INFO] device %s, GID index %d, QPs %u <-> %u\n",
+		       r.name, r.gid_index, r.qp[0]->qp_num, r.qp[1]->qp_num);
+	anon_len = 16 * pl_page_size;
+	anon = mmap(NULL, anon_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	memset(anon, 0, anon_len);
+	anon_mr = ibv_reg_mr(r.pd, anon, anon_len, RW);
+	if (!anon_mr)
+		ksft_exit_fail_msg("ibv_reg_mr anon: %s\n", strerror(errno));
+
+	ksft_set_plan(6);
+	for (i = 0; i < 2; i++) {
+		shared_write(shared[i], seq++);
+		shared_read(shared[i], seq++);
+		private_write(priv[i], seq++);
+	}
+	ibv_dereg_mr(anon_mr);
+	munmap(anon, anon_len);
+	pl_rdma_close(&r);
+	ksft_finished();
+}
