@@ -6,8 +6,8 @@
 # ci/kernel/pinlab-guest.config, for a PVH boot of its ELF vmlinux.
 #
 # patches/series is quilt's format: one patch file name per line, relative to
-# patches/, applied in order with `patch -p1 --forward --batch`; '#' starts a
-# comment, blank lines are ignored.  An absent or empty series builds the
+# patches/, applied in order with `patch -p1 --forward --batch --fuzz=0`; '#'
+# starts a comment, blank lines are ignored.  An absent or empty series builds the
 # plain Debian source with our config.  Any patch that does not apply cleanly
 # stops the build.
 #
@@ -120,8 +120,8 @@ build() {
 	rm -f "$tree/.done"
 	for p in ${patches[@]+"${patches[@]}"}; do
 		step "applying $p"
-		patch -d "$tree" -p1 --forward --batch --no-backup-if-mismatch \
-			< "$pdir/$p" >> "$log" 2>&1 ||
+		patch -d "$tree" -p1 --forward --batch --fuzz=0 \
+			--no-backup-if-mismatch < "$pdir/$p" >> "$log" 2>&1 ||
 			{ tail -n 20 "$log" >&2; die "patches/$p does not apply to $srcname"; }
 	done
 	ccache --max-size=5G > /dev/null
