@@ -26,6 +26,7 @@ set -euo pipefail
 mode=${1:-check}
 if [ "$mode" = shell ]; then
 	kernels=${KERNEL:-stock}
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock or patched"
 else
 	kernels=${KERNELS:-stock patched}
 fi
