@@ -4,9 +4,11 @@
 # make shell (a guest shell).  Each installs what it needs; see README.md.
 #
 #   make check TESTS="pin_matrix bad_input" REPEAT=10
+#   make check KERNELS=stock        (skip building/booting the patched kernel)
+#   make shell KERNEL=patched
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT PINLAB_CACHE PINLAB_RESULTS
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS
 
 .PHONY: all run check shell driver userspace dkms clean
 

@@ -12,12 +12,31 @@
 #          and written as Markdown to results/<run>/matrix.md.
 #   shell  an interactive shell in the guest (ext4, xfs, mockdma ready).
 #
-# Environment: TESTS (subset, by program name), REPEAT (run each N times),
+# Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh), "patched" is
+# linux-source-6.1 + patches/series built with ci/kernel/pinlab-guest.config
+# (ci/build-kernel.sh).  check and run boot each of $KERNELS in turn; shell
+# boots $KERNEL.
+#
+# Environment: KERNELS (default "stock patched"), KERNEL (shell only, default
+# stock), TESTS (subset, by program name), REPEAT (run each N times),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
 # PINLAB_RESULTS (default ./results).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mode=${1:-check}
+if [ "$mode" = shell ]; then
+	kernels=${KERNEL:-stock}
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock or patched"
+else
+	kernels=${KERNELS:-stock patched}
+fi
+for k in $kernels; do
+	case $k in
+	stock|patched) ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, patched)" ;;
+	esac
+done
+has_kernel() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
 
 step "checking host packages"
 need_pkgs build-essential gcc-12 make libc6-dev linux-libc-dev python3 \
@@ -64,6 +83,29 @@ host_check "userspace builds (-Wall -Wextra -Werror)" \
 	make -C "$PINLAB_ROOT/userspace" KSFT="$KSFT"
 export TEST_DIR=$PINLAB_ROOT/userspace/build
 
+# The patched kernel: built (or found in the cache) after the stock one, and
+# mockdma.ko built against it in a copy of driver/ under its run directory.
+# A kernel that does not build is a failed host check, and is not booted.
+if has_kernel patched; then
+	if pvars=$("$PINLAB_ROOT/ci/build-kernel.sh"); then
+		echo "ok patched kernel builds (ci/build-kernel.sh)" >> "$host"
+	else
+		echo "not ok patched kernel builds (ci/build-kernel.sh)" >> "$host"
+		[ "$mode" = shell ] && die "the patched kernel did not build"
+		kernels=${kernels//patched/}
+	fi
+fi
+if has_kernel patched; then
+	eval "$(sed 's/^/PATCHED_/' <<< "$pvars")"
+	pdrv=$out/patched/mockdma
+	mkdir -p "$out/patched"
+	cp -a "$PINLAB_ROOT/driver" "$pdrv"
+	make -s -C "$pdrv" KDIR="$PATCHED_KDIR" clean >/dev/null 2>&1 || true
+	step "building mockdma.ko against $PATCHED_KVER"
+	host_check "driver builds against the patched kernel with no warnings (W=1)" \
+		make -C "$pdrv" KDIR="$PATCHED_KDIR" W=1
+fi
+
 if [ "$mode" = check ]; then
 	step "checkpatch --strict and sparse on driver/"
 	host_check "driver is checkpatch --strict clean" \
@@ -81,24 +123,40 @@ esac
 export TESTS
 
 [ -e "$MOCKDMA_KO" ] || die "driver/mockdma.ko did not build (see $host)"
+
+# boot LABEL MODE: one VM on that kernel, results in $out/LABEL.
+boot() {
+	if [ "$1" = patched ]; then
+		KVER=$PATCHED_KVER KIMAGE=$PATCHED_KIMAGE KMODROOT=$PATCHED_KMODROOT \
+			MOCKDMA_KO=$pdrv/mockdma.ko KLABEL=patched \
+			"$PINLAB_ROOT/ci/vm.sh" "$out/patched" "$2"
+	else
+		KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" "$2"
+	fi
+}
+
 if [ "$mode" = shell ]; then
-	KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" shell
+	boot "$kernels" shell
 	exit 0
 fi
 
-KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" check || true
+runs=()
+for k in $kernels; do
+	boot "$k" check || true
+	runs+=("$out/$k")
+done
 
 step "report"
 status=0
 if [ "$mode" = check ]; then
-	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "$out/stock" \
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?
 	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
 	step "KTAP: $out/results.ktap"
 	tail -n 1 "$out/results.ktap"
 else
-	python3 "$PINLAB_ROOT/ci/report.py" matrix "$out/stock" > "$out/matrix.md"
-	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "$out/stock" \
+	python3 "$PINLAB_ROOT/ci/report.py" matrix "${runs[@]}" > "$out/matrix.md"
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?
 	cat "$out/matrix.md"
 	step "matrix: $out/matrix.md; KTAP: $out/results.ktap"

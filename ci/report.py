@@ -192,8 +192,8 @@ FIELD_RE = re.compile(r"(\w+)=(.*?)(?=\s+\w+=|\s*$)")
 
 def matrix(runs):
     """Collect '# MATRIX table=<t> key=v ... | out=v ...' lines into one
-    Markdown table per <t>: rows are the key fields, and every kernel gets
-    its own group of outcome columns."""
+    Markdown table per <t>: rows are the key fields, and each outcome gets a
+    column per kernel, side by side ("stock: result | patched: result")."""
     tables = {}
     for run in runs:
         label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
@@ -224,15 +224,14 @@ def matrix(runs):
     for name, t in tables.items():
         out.append(f"### {name}\n")
         head = list(t["keys"])
-        for k in t["kernels"]:
-            head += [f"{k}: {o}" for o in t["outs"]]
+        for o in t["outs"]:
+            head += [f"{k}: {o}" for k in t["kernels"]]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
         for row, per_kernel in t["rows"].items():
             cells = list(row)
-            for k in t["kernels"]:
-                vals = per_kernel.get(k, {})
-                cells += [vals.get(o, "") for o in t["outs"]]
+            for o in t["outs"]:
+                cells += [per_kernel.get(k, {}).get(o, "") for k in t["kernels"]]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -18,8 +18,10 @@ mkdir -p "$run"
 run=$(cd "$run" && pwd)
 
 # The initramfs only depends on the kernel's modules and the init script.
-initrd_key=$(cat "$PINLAB_ROOT/ci/guest/init" "$PINLAB_ROOT/ci/mkinitramfs.sh" |
-	sha256sum | cut -c1-16)
+# KMODROOT is in the key: the patched kernel's release string is the same
+# for every build of it.
+initrd_key=$({ cat "$PINLAB_ROOT/ci/guest/init" "$PINLAB_ROOT/ci/mkinitramfs.sh"
+	echo "$KMODROOT"; } | sha256sum | cut -c1-16)
 initrd=$PINLAB_CACHE/initramfs/$KVER-$initrd_key.cpio.gz
 if [ ! -e "$initrd" ]; then
 	step "building initramfs for $KVER"
@@ -47,10 +49,14 @@ for t in ${TESTS:-}; do
 done >> "$run/tests.list"
 echo "${KLABEL:-stock}" > "$run/kernel.label"
 
+# A mockdma.ko inside the run directory is named relative to it: the guest
+# sees that directory at its own mount point (ci/guest/run-tests).
+ko=$MOCKDMA_KO
+case $ko in "$run"/*) ko=${ko#"$run"/} ;; esac
 cat > "$run/run.env" <<EOT
 KVER='$KVER'
 KMODROOT='$KMODROOT'
-MOCKDMA_KO='$MOCKDMA_KO'
+MOCKDMA_KO='$ko'
 TEST_DIR='$TEST_DIR'
 TESTS='${TESTS:-}'
 REPEAT='${REPEAT:-1}'
