@@ -91,6 +91,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
 	int ok = 1;
 	__u32 h;
 
+	off0 = offlru();
 	if (pl_buf_setup(&buf, mem) ||
 	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
@@ -99,7 +100,6 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
 		return;
 	}
 	np = buf.len / pl_page_size;
-	off0 = offlru();
 	pl_lru_drain_all();
 	ok &= !census(fd, h, np, pfns, &during);
 	off_during = offlru();
