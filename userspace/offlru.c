@@ -48,7 +48,13 @@ struct census {
 	size_t lru, kpf_lru, pinned, parked;
 };
 
-static int census(int fd, __u32 h, size_t np, __u64 *pfns, struct census *c)
+/*
+ * With @h, the pinned pages as QUERY gives them; without (after the unpin),
+ * the pages mapped at @addr now: compaction (pl_lru_drain_all()) may have
+ * migrated an unpinned page to a new pfn.
+ */
+static int census(int fd, __u32 h, const char *addr, size_t np,
+		  struct census *c)
 {
 	struct mockdma_page_state st[64];
 	size_t i;
@@ -58,13 +64,15 @@ static int census(int fd, __u32 h, size_t np, __u64 *pfns, struct census *c)
 	if (h)
 		ret = pl_query(fd, h, 0, np, st);
 	for (i = 0; !ret && i < np; i++) {
-		__u64 f;
+		__u64 pfn, f;
 
 		if (h) {
-			pfns[i] = st[i].pfn;
+			pfn = st[i].pfn;
 			c->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+		} else {
+			pfn = pl_pagemap_pfn(addr + i * pl_page_size);
 		}
-		f = pl_kpageflags(pfns[i]);
+		f = pfn ? pl_kpageflags(pfn) : ~0ULL;
 		if (f == ~0ULL)
 			return -EIO;
 		c->kpf_lru += !!(f & (1ULL << KPF_LRU_BIT));
@@ -81,10 +89,10 @@ static long offlru(void)
 	return v < 0 ? 0 : v;
 }
 
-static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
+static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks,
+		     const char *label)
 {
 	struct census during, after;
-	__u64 pfns[64];
 	long off0, off_during, off_after;
 	struct pl_buf buf;
 	size_t np, want_on;
@@ -101,11 +109,11 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
 	}
 	np = buf.len / pl_page_size;
 	pl_lru_drain_all();
-	ok &= !census(fd, h, np, pfns, &during);
+	ok &= !census(fd, h, buf.addr, np, &during);
 	off_during = offlru();
 	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
 	pl_lru_drain_all();
-	ok &= !census(fd, 0, np, pfns, &after);
+	ok &= !census(fd, 0, buf.addr, np, &after);
 	off_after = offlru();
 	pl_buf_teardown(&buf);
 
@@ -115,8 +123,8 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks)
 		       during.kpf_lru, during.pinned, during.parked,
 		       off_during - off0, after.kpf_lru, after.pinned,
 		       after.parked, off_after - off0);
-	printf("# MATRIX table=offlru mem=%s pin=%s | on_lru_pinned=%zu/%zu parked=%zu on_lru_after_unpin=%zu/%zu\n",
-	       pl_mem_name(mem), pins[p].name, during.kpf_lru, np,
+	printf("# MATRIX table=offlru mem=%s pin=%s%s | on_lru_pinned=%zu/%zu parked=%zu on_lru_after_unpin=%zu/%zu\n",
+	       pl_mem_name(mem), pins[p].name, label, during.kpf_lru, np,
 	       during.parked, after.kpf_lru, np);
 	ksft_test_result(ok && during.lru == want_on &&
 			 during.kpf_lru == want_on &&
@@ -147,13 +155,14 @@ int main(void)
 		       "pin-off-LRU series, vm.dma_pin_lru=0");
 	for (m = 0; m < ARRAY_SIZE(mems); m++)
 		for (p = 0; p < ARRAY_SIZE(pins); p++)
-			run_case(fd, mems[m], p, patched && pins[p].longterm);
+			run_case(fd, mems[m], p, patched && pins[p].longterm,
+				 "");
 
 	/* The runtime switch: off, a new long-term pin stays on the LRU. */
 	if (patched) {
 		int ok = !pl_write_file(SWITCH, "0");
 
-		run_case(fd, PL_MEM_EXT4_SHARED, 0, 0);
+		run_case(fd, PL_MEM_EXT4_SHARED, 0, 0, " (switch off)");
 		ok &= !pl_write_file(SWITCH, "1");
 		ksft_test_result(ok, "vm.dma_pin_lru=0 switches parking off in the same boot\n");
 	} else {

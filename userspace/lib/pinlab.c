@@ -496,6 +496,21 @@ static __u64 kpageflags_word(int fd, __u64 pfn)
 	return pread(fd, &f, 8, pfn * 8) == 8 ? f : ~0ULL;
 }
 
+__u64 pl_pagemap_pfn(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	__u64 ent = 0;
+	off_t off = (unsigned long)addr / pl_page_size * 8;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, 8, off) != 8 || !(ent & (1ULL << 63)))
+		ent = 0;
+	close(fd);
+	/* bits 0-54: pfn, when present (and the reader has CAP_SYS_ADMIN) */
+	return ent & ((1ULL << 55) - 1);
+}
+
 __u64 pl_kpageflags(__u64 pfn)
 {
 	/* KPF_COMPOUND_HEAD 15, KPF_COMPOUND_TAIL 16 (kernel-page-flags.h) */

@@ -116,6 +116,8 @@ int pl_kernel_patched(void);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
 
+/* The pfn mapped at @addr now (/proc/self/pagemap), 0 if none. */
+__u64 pl_pagemap_pfn(const void *addr);
 /*
  * /proc/kpageflags of the folio holding @pfn: a tail page's own word lacks
  * LRU and the other folio flags, so the head's word is returned for it.
