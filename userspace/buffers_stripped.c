@@ -42,15 +42,6 @@
 
 #include "lib/pinlab.h"
 
-static const struct {
-	const char *name;
-	__u32 method, flags;
-} pins[] = {
-	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
-	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
-	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
-};
-
 /* ext4_warning() is rate limited per file system (10 per 5 s by default). */
 static void ext4_warnings_unlimited(void)
 {
@@ -85,7 +76,7 @@ static int count_private(int fd, __u32 h, size_t np, size_t *n)
 
 static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 {
-	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == 1;
+	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == PL_PIN_GUP;
 	size_t np, priv_before, priv_after, warned;
 	struct pl_census disk;
 	char outcome[96];
@@ -99,9 +90,9 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	int want_warned = ext4 && gup && dirty;
 
 	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
-				      pins[p].name);
+				      pl_pin_kinds[p].name);
 		pl_buf_teardown(&buf);
 		return;
 	}
@@ -121,7 +112,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	pl_buf_teardown(&buf);
 
 	ksft_print_msg("[INFO] %s %s unpin-%s: PG_private %zu -> %zu after MADV_PAGEOUT, %zu/%zu pages on disk, %zu 'no buffers' warnings\n",
-		       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+		       pl_mem_name(mem), pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 		       priv_before, priv_after, disk.fresh, np, warned);
 	if (disk.fresh == np)
 		snprintf(outcome, sizeof(outcome), "OK");
@@ -130,7 +121,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 			 np - disk.fresh,
 			 warned ? ", WARN: page N does not have buffers attached" : "");
 	printf("# MATRIX table=buffers_stripped fs=%s pin=%s unpin=%s | buffers_after_pageout=%zu/%zu outcome=%s\n",
-	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+	       pl_mem_name(mem), pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 	       priv_after, np, outcome);
 	ksft_test_result(ok && (ext4 ? priv_before == np : 1) &&
 			 (want_stripped ? priv_after == 0 :
@@ -138,7 +129,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 			 disk.fresh == (want_lost ? 0 : np) &&
 			 (want_warned ? warned >= 1 : warned == 0),
 			 "%s %s unpin-%s: buffers %s, %s\n", pl_mem_name(mem),
-			 pins[p].name, dirty ? "dirty" : "clean",
+			 pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 			 want_stripped ? "stripped" : "kept",
 			 want_lost ? "device data lost" : "device data on disk");
 }
@@ -152,10 +143,10 @@ int main(void)
 	unsigned int m, p;
 	int dirty;
 
-	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) * 2);
+	ksft_set_plan(ARRAY_SIZE(mems) * PL_PIN_KINDS * 2);
 	ext4_warnings_unlimited();
 	for (m = 0; m < ARRAY_SIZE(mems); m++)
-		for (p = 0; p < ARRAY_SIZE(pins); p++)
+		for (p = 0; p < PL_PIN_KINDS; p++)
 			for (dirty = 1; dirty >= 0; dirty--)
 				run_case(fd, mems[m], p, dirty);
 	close(fd);

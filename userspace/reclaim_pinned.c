@@ -39,15 +39,6 @@
 #define MEMCG_MAX	(16L << 20)
 #define HOG_MIB		"48"
 
-static const struct {
-	const char *name;
-	__u32 method, flags;
-} pins[] = {
-	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
-	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
-	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
-};
-
 struct snapshot {
 	__u64 pfn[64];
 	size_t lru, private_;
@@ -72,7 +63,7 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 		     unsigned int p, int dirty)
 {
 	const char *const hog_args[] = { hog, HOG_MIB, "1", NULL };
-	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == 1;
+	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == PL_PIN_GUP;
 	int patched = !gup && pl_kernel_patched();
 	long scan0, steal0, scan1, steal1;
 	struct snapshot before, after;
@@ -87,13 +78,13 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 
 	if (pl_memcg_enter(&cg, "pinlab-reclaim", MEMCG_MAX)) {
 		ksft_test_result_fail("%s %s: cannot create the memory cgroup\n",
-				      pl_mem_name(mem), pins[p].name);
+				      pl_mem_name(mem), pl_pin_kinds[p].name);
 		return;
 	}
 	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
-				      pins[p].name);
+				      pl_pin_kinds[p].name);
 		pl_buf_teardown(&buf);
 		pl_memcg_leave(&cg);
 		return;
@@ -125,7 +116,7 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 	want_final = !dirty || patched ? 0 :
 		     ext4 && gup ? after.private_ : np;
 	ksft_print_msg("[INFO] %s %s unpin-%s: pgscan +%ld pgsteal +%ld; pinned pages on LRU %zu -> %zu, PG_private %zu -> %zu, pfns %s; %llu reclaim injections; disk fresh %zu while pinned, %zu after unpin\n",
-		       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+		       pl_mem_name(mem), pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 		       scan1 - scan0, steal1 - steal0, before.lru, after.lru,
 		       before.private_, after.private_,
 		       kept_pfns ? "unchanged" : "CHANGED", fired, pinned.fresh,
@@ -136,14 +127,14 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 		snprintf(outcome, sizeof(outcome), "DATA LOSS (%zu)",
 			 (size_t)fired - final.fresh);
 	printf("# MATRIX table=reclaim fs=%s pin=%s unpin=%s | scanned_by_reclaim=%llu/%zu on_lru_after=%zu/%zu stale_while_pinned=%zu final=%s pgscan=%ld pgsteal=%ld\n",
-	       pl_mem_name(mem), pins[p].name, dirty ? "dirty" : "clean",
+	       pl_mem_name(mem), pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 	       fired, np, after.lru, np, (size_t)fired - pinned.fresh,
 	       outcome, scan1 - scan0, steal1 - steal0);
 	ksft_test_result(ok && scan1 > scan0 && steal1 > steal0 && kept_pfns &&
 			 fired == want_fired && pinned.fresh == 0 &&
 			 final.fresh == want_final,
 			 "%s %s unpin-%s: pinned pages resident under memcg reclaim, %zu scanned, %zu device pages on disk\n",
-			 pl_mem_name(mem), pins[p].name,
+			 pl_mem_name(mem), pl_pin_kinds[p].name,
 			 dirty ? "dirty" : "clean", want_fired, want_final);
 }
 
@@ -193,7 +184,7 @@ int main(void)
 	unsigned int m, p;
 	int dirty;
 
-	ksft_set_plan(ARRAY_SIZE(mems) * (ARRAY_SIZE(pins) * 2 + 1));
+	ksft_set_plan(ARRAY_SIZE(mems) * (PL_PIN_KINDS * 2 + 1));
 	/* One hog file per file system, written outside the cgroup. */
 	snprintf(hog[0], sizeof(hog[0]), "%s/pinlab-hog", ext4 ? ext4 : "/mnt/ext4");
 	snprintf(hog[1], sizeof(hog[1]), "%s/pinlab-hog", xfs ? xfs : "/mnt/xfs");
@@ -202,7 +193,7 @@ int main(void)
 
 		if (pl_workload("pagecache-hog.sh", args))
 			ksft_exit_fail_msg("cannot create %s\n", hog[m]);
-		for (p = 0; p < ARRAY_SIZE(pins); p++)
+		for (p = 0; p < PL_PIN_KINDS; p++)
 			for (dirty = 1; dirty >= 0; dirty--)
 				run_case(fd, mems[m], hog[m], p, dirty);
 		unlink(hog[m]);

@@ -38,15 +38,6 @@ static const char *const kind_name[] = {
 	"truncate", "punch-hole", "munmap", "fork",
 };
 
-static const struct {
-	const char *name;
-	__u32 method, flags;
-} pins[] = {
-	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
-	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
-	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
-};
-
 static int all_zero(const char *p, size_t n)
 {
 	size_t i;
@@ -112,10 +103,10 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 	__u32 h;
 
 	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h) ||
+	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h) ||
 	    pl_engine_start(fd, h, 0, 0, 200, 0)) {
 		ksft_test_result_fail("%s %s %s: setup\n", kind_name[k],
-				      pl_mem_name(mem), pins[p].name);
+				      pl_mem_name(mem), pl_pin_kinds[p].name);
 		pl_buf_teardown(&buf);
 		return;
 	}
@@ -140,7 +131,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 		break;
 	case FORK:
 		ok &= !fork_case(fd, h, &buf, &sees);
-		want_sees = pl_mem_is_file(mem) || p == 1;
+		want_sees = pl_mem_is_file(mem) || p == PL_PIN_GUP;
 		break;
 	default:
 		break;
@@ -179,7 +170,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 		}
 	}
 	ksft_print_msg("[INFO] %s %s %s: %llu passes before, %llu in all; page 0 after: %s%s; disk: %zu zero + %zu device pages in the hole, %zu device pages outside; child saw the device: %d\n",
-		       kind_name[k], pl_mem_name(mem), pins[p].name,
+		       kind_name[k], pl_mem_name(mem), pl_pin_kinds[p].name,
 		       (unsigned long long)at_event.passes,
 		       (unsigned long long)end.passes,
 		       !pl_mem_is_file(mem) ? "anonymous" :
@@ -188,7 +179,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 		       st.flags & MOCKDMA_PAGE_LARGE ? " (large folio)" : "",
 		       zero_in, fresh_in, fresh_out, sees);
 	printf("# MATRIX table=teardown event=%s mem=%s pin=%s | outcome=%s\n",
-	       kind_name[k], pl_mem_name(mem), pins[p].name,
+	       kind_name[k], pl_mem_name(mem), pl_pin_kinds[p].name,
 	       k == FORK ? (sees ? "child sees device writes" :
 				   "child has a private copy") :
 	       k == TRUNCATE ? (zero_in == np ? "file zero, writes orphaned" : "UNEXPECTED") :
@@ -221,7 +212,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 	free(disk);
 	pl_buf_teardown(&buf);
 	ksft_test_result(ok, "%s %s %s with the device writing\n", kind_name[k],
-			 pl_mem_name(mem), pins[p].name);
+			 pl_mem_name(mem), pl_pin_kinds[p].name);
 }
 
 int main(void)
@@ -232,14 +223,14 @@ int main(void)
 	int fd = pl_open_or_skip();
 	unsigned int m, p, k;
 
-	ksft_set_plan(NR_KINDS * ARRAY_SIZE(mems) * ARRAY_SIZE(pins) +
-		      ARRAY_SIZE(pins));
+	ksft_set_plan(NR_KINDS * ARRAY_SIZE(mems) * PL_PIN_KINDS +
+		      PL_PIN_KINDS);
 	for (k = 0; k < NR_KINDS; k++)
 		for (m = 0; m < ARRAY_SIZE(mems); m++)
-			for (p = 0; p < ARRAY_SIZE(pins); p++)
+			for (p = 0; p < PL_PIN_KINDS; p++)
 				run_case(fd, mems[m], p, k);
 	/* fork over private anonymous memory: the FOLL_PIN copy rule */
-	for (p = 0; p < ARRAY_SIZE(pins); p++)
+	for (p = 0; p < PL_PIN_KINDS; p++)
 		run_case(fd, PL_MEM_ANON, p, FORK);
 	close(fd);
 	ksft_finished();

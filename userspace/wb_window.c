@@ -56,15 +56,6 @@ static const char *const state_name[] = {
 	"fresh", "original", "torn", "older", "mixed",
 };
 
-static const struct {
-	const char *name;
-	__u32 method, flags;
-} pins[] = {
-	{ "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
-	  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
-	{ "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
-};
-
 static enum state census_state(const struct pl_census *c, size_t np)
 {
 	if (c->fresh == np)
@@ -130,9 +121,9 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	int ok = 1;
 
 	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s %s %s: setup\n", scenario_name[sc],
-				      pl_mem_name(mem), pins[p].name,
+				      pl_mem_name(mem), pl_pin_kinds[p].name,
 				      dirty ? "dirty" : "clean");
 		pl_buf_teardown(&buf);
 		return;
@@ -178,8 +169,8 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 
 	pinned = census_state(&c_pinned, np);
 	final = census_state(&c_final, np);
-	want_pinned = expect_pinned(sc, p == 0);
-	want_final = expect_final(sc, p == 0, dirty);
+	want_pinned = expect_pinned(sc, p == PL_PIN_LONGTERM);
+	want_final = expect_final(sc, p == PL_PIN_LONGTERM, dirty);
 	if (!ok)
 		ksft_print_msg("[INFO] an ioctl or fsync failed\n");
 	ksft_print_msg("[INFO] pinned: fresh %zu original %zu torn %zu older %zu; final: fresh %zu original %zu torn %zu; injections fired %llu+%llu\n",
@@ -187,7 +178,7 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 		       c_pinned.older, c_final.fresh, c_final.original,
 		       c_final.torn, fired_start, fired_end);
 	printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | while_pinned=%s final=%s injections=%llu\n",
-	       scenario_name[sc], pl_mem_name(mem), pins[p].name,
+	       scenario_name[sc], pl_mem_name(mem), pl_pin_kinds[p].name,
 	       dirty ? "dirty" : "clean", outcome(&c_pinned, np, "STALE"),
 	       outcome(&c_final, np, "DATA LOSS"), fired_start + fired_end);
 	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
@@ -196,7 +187,7 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 				stat0 + (long)want_fired &&
 			 !memcmp(&c_cache, &c_final, sizeof(c_cache)),
 			 "%s %s %s unpin-%s: disk %s while pinned, %s after unpin (%llu injections)\n",
-			 scenario_name[sc], pl_mem_name(mem), pins[p].name,
+			 scenario_name[sc], pl_mem_name(mem), pl_pin_kinds[p].name,
 			 dirty ? "dirty" : "clean", state_name[want_pinned],
 			 state_name[want_final], want_fired);
 }
@@ -212,12 +203,12 @@ int main(void)
 	struct timespec t0, t1;
 	int dirty;
 
-	ksft_set_plan(2 * ARRAY_SIZE(pins) * 2 * NR_SCENARIOS);
+	ksft_set_plan(2 * PL_PIN_KINDS * 2 * NR_SCENARIOS);
 	ksft_print_msg("[INFO] kernel: %s\n",
 		       pl_kernel_patched() ? "pin-off-LRU series on" : "stock");
 	for (sc = 0; sc < NR_SCENARIOS; sc++)
 		for (m = 0; m < ARRAY_SIZE(mems); m++)
-			for (p = 0; p < ARRAY_SIZE(pins); p++)
+			for (p = 0; p < PL_PIN_KINDS; p++)
 				for (dirty = 1; dirty >= 0; dirty--) {
 					clock_gettime(CLOCK_MONOTONIC, &t0);
 					run_case(fd, mems[m], p, dirty, sc);

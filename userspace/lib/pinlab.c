@@ -19,6 +19,12 @@ static const char *const mem_names[PL_MEM_COUNT] = {
 	"ext4-shared", "ext4-private", "xfs-shared", "xfs-private",
 };
 
+const struct pl_pin_kind pl_pin_kinds[PL_PIN_KINDS] = {
+	[PL_PIN_LONGTERM] = { "pin_longterm", MOCKDMA_METHOD_PIN_FAST,
+			      MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE },
+	[PL_PIN_GUP] = { "gup", MOCKDMA_METHOD_GUP, MOCKDMA_PIN_WRITE },
+};
+
 const char *pl_mem_name(enum pl_mem mem)
 {
 	return mem_names[mem];

@@ -40,6 +40,21 @@ struct pl_buf {
 	char path[256];		/* file on ext4/xfs, "" otherwise */
 };
 
+/*
+ * The two ways of holding pages the scenarios compare: a long-term FOLL_PIN
+ * write pin (what correct RDMA/GPU drivers do) and legacy get_user_pages()
+ * (a plain reference, invisible to folio_maybe_dma_pinned()).
+ */
+struct pl_pin_kind {
+	const char *name;
+	__u32 method, flags;
+};
+
+#define PL_PIN_KINDS	2
+#define PL_PIN_LONGTERM	0	/* index in pl_pin_kinds[] */
+#define PL_PIN_GUP	1
+extern const struct pl_pin_kind pl_pin_kinds[PL_PIN_KINDS];
+
 const char *pl_mem_name(enum pl_mem mem);
 int pl_mem_is_file(enum pl_mem mem);		/* ext4/xfs, shared or private */
 int pl_mem_is_private_file(enum pl_mem mem);
