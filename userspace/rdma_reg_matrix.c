@@ -28,6 +28,10 @@
  *   are never on it ("no").  Pages faulted or COW-copied just before the
  *   registration may still sit in a per-CPU lru_add folio batch (15
  *   folios) without PG_lru, hence "mixed" for anon, memfd and MAP_PRIVATE.
+ *   With the pin-off-LRU series (vm.dma_pin_lru=1) it is asserted: the
+ *   long-term pin of ib_umem_get() parks every page off the LRU (a page
+ *   still in a batch has no PG_lru either and is parked when the batch
+ *   drains), so no registered page is on an LRU.
  *
  * One "# MATRIX table=rdma_reg" line per case.
  */
@@ -115,6 +119,11 @@ static void run_case(struct pl_rdma *r, enum pl_mem mem, enum acc a)
 		ksft_print_msg("pin deltas: reg +%ld/+%ld, dereg +%ld/+%ld (acquired/released), expected +%zu/+0, +0/+%zu\n",
 			       acq1 - acq0, rel1 - rel0, acq2 - acq1,
 			       rel2 - rel1, err ? 0 : np, err ? 0 : np);
+		ok = 0;
+	}
+	if (mr && pl_kernel_patched() && lru != 0) {
+		ksft_print_msg("%ld pages on an LRU while registered, expected 0 (parked)\n",
+			       lru);
 		ok = 0;
 	}
 	ksft_print_msg("[INFO] %s: %s, %ld/%zu pages on LRU while registered, pins +%ld acquired +%ld released\n",
