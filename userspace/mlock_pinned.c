@@ -34,7 +34,8 @@ static int census(const char *addr, size_t np, struct census *c)
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	pl_lru_drain_all();
+	if (pl_lru_drain_all())
+		return -EIO;
 	for (i = 0; i < np; i++) {
 		__u64 pfn = pl_pagemap_pfn(addr + i * pl_page_size);
 		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;

@@ -539,13 +539,41 @@ __u64 pl_kpageflags(__u64 pfn)
 	return f;
 }
 
-void pl_lru_drain_all(void)
+int pl_lru_drain_all(void)
 {
+	const char *dir = getenv("PINLAB_EXT4");
+	char *map;
+	int fd, ret = 0;
+
+	if (!pl_page_size)
+		pl_page_size = sysconf(_SC_PAGESIZE);
 	/*
-	 * compact_nodes() starts with lru_add_drain_all(); nothing else a
-	 * test can write flushes the other CPUs' folio batches.
+	 * lru_add_drain_all() without side effects: POSIX_FADV_DONTNEED
+	 * calls it when invalidate_mapping_pagevec() could not drop a folio
+	 * (mm/fadvise.c), and a folio mapped by us cannot be dropped (its
+	 * refcount is above what mapping_evict_folio() accepts).  Compaction
+	 * also drains every CPU, but then migrates pages and puts the copies
+	 * into the migrating CPU's batch, off the LRU again.  The file needs
+	 * a real backing device: fadvise is a no-op on tmpfs.
 	 */
-	pl_write_file("/proc/sys/vm/compact_memory", "1");
+	fd = open(dir ? dir : "/mnt/ext4", O_TMPFILE | O_RDWR, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, pl_page_size)) {
+		ret = -errno;
+		goto out;
+	}
+	map = mmap(NULL, pl_page_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto out;
+	}
+	(void)*(volatile char *)map;
+	ret = -posix_fadvise(fd, 0, pl_page_size, POSIX_FADV_DONTNEED);
+	munmap(map, pl_page_size);
+out:
+	close(fd);
+	return ret;
 }
 
 int pl_kmsg_open(void)

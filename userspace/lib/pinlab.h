@@ -139,8 +139,11 @@ __u64 pl_pagemap_pfn(const void *addr);
  * ~0 if unreadable.
  */
 __u64 pl_kpageflags(__u64 pfn);
-/* Flushes every CPU's LRU batches (lru_add_drain_all() via compaction). */
-void pl_lru_drain_all(void);
+/*
+ * Flushes every CPU's LRU folio batches (lru_add_drain_all()) without
+ * migrating anything; needs the ext4 mount.  0 or -errno.
+ */
+int pl_lru_drain_all(void);
 
 /* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
 int pl_kmsg_open(void);
