@@ -89,11 +89,10 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	int want_lost = (!dirty && !kept_dirty) || want_stripped;
 	int want_warned = ext4 && gup && dirty;
 
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,
+				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
 				      pl_pin_kinds[p].name);
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;

@@ -48,10 +48,9 @@ static void stale_while_pinned(int fd, enum pl_mem mem)
 	__u32 h, seq;
 	size_t np, while_pinned, after_unpin;
 
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST,
+				LT_W, &h)) {
 		ksft_test_result_fail("%s stale while pinned: setup\n", pl_mem_name(mem));
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;
@@ -83,10 +82,9 @@ static void lost_without_dirty(int fd, enum pl_mem mem)
 	__u32 h, seq;
 	size_t np, in_cache, on_disk;
 
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST,
+				LT_W, &h)) {
 		ksft_test_result_fail("%s lost: setup\n", pl_mem_name(mem));
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;

@@ -99,11 +99,10 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks,
 	__u32 h;
 
 	off0 = offlru();
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pins[p].method, pins[p].flags, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, pins[p].method,
+				pins[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
 				      pins[p].name);
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;

@@ -81,11 +81,10 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 				      pl_mem_name(mem), pl_pin_kinds[p].name);
 		return;
 	}
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,
+				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),
 				      pl_pin_kinds[p].name);
-		pl_buf_teardown(&buf);
 		pl_memcg_leave(&cg);
 		return;
 	}
@@ -152,11 +151,9 @@ static void shrinker_case(int fd, enum pl_mem mem)
 	size_t np;
 	int ok = 1;
 
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST,
-		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST,
+				MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
 		ksft_test_result_fail("%s shrinker: setup\n", pl_mem_name(mem));
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;

@@ -120,12 +120,11 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	size_t np;
 	int ok = 1;
 
-	if (pl_buf_setup(&buf, mem) ||
-	    pl_pin(fd, buf.addr, buf.len, pl_pin_kinds[p].method, pl_pin_kinds[p].flags, &h)) {
+	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,
+				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s %s %s: setup\n", scenario_name[sc],
 				      pl_mem_name(mem), pl_pin_kinds[p].name,
 				      dirty ? "dirty" : "clean");
-		pl_buf_teardown(&buf);
 		return;
 	}
 	np = buf.len / pl_page_size;

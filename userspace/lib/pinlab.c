@@ -166,6 +166,18 @@ void pl_buf_teardown(struct pl_buf *buf)
 	buf->path[0] = 0;
 }
 
+int pl_buf_setup_pinned(struct pl_buf *buf, enum pl_mem mem, int fd,
+			__u32 method, __u32 flags, __u32 *handle)
+{
+	int ret = pl_buf_setup(buf, mem);
+
+	if (!ret)
+		ret = pl_pin(fd, buf->addr, buf->len, method, flags, handle);
+	if (ret)
+		pl_buf_teardown(buf);
+	return ret;
+}
+
 int pl_open_or_skip(void)
 {
 	int fd;
@@ -709,6 +721,8 @@ const char *pl_errno_name(int err)
 	case EPERM: return "EPERM";
 	case ENOTTY: return "ENOTTY";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EBUSY: return "EBUSY";
+	case EIO: return "EIO";
 	default: return strerror(err);
 	}
 }

@@ -61,6 +61,9 @@ int pl_mem_is_private_file(enum pl_mem mem);
 /* 0, -EOPNOTSUPP when the backing is absent here (no hugetlb pages), -errno */
 int pl_buf_setup(struct pl_buf *buf, enum pl_mem mem);
 void pl_buf_teardown(struct pl_buf *buf);
+/* pl_buf_setup() + pl_pin() of the whole buffer; torn down on failure. */
+int pl_buf_setup_pinned(struct pl_buf *buf, enum pl_mem mem, int fd,
+			__u32 method, __u32 flags, __u32 *handle);
 
 /* Prints the KTAP header; skips the program without /dev/mockdma or root. */
 int pl_open_or_skip(void);
