@@ -12,18 +12,17 @@
 #   io_uring/rsrc.c io_pin_pages() (vm_file neither shmem nor hugetlbfs) and
 #   fio fails the job with err=95 (EOPNOTSUPP) in io_queue_init: asserted,
 #   so that a silent fallback to unregistered buffers would fail here.
-# - rdma_write_server/client (fio's rdma engine on rxe_lo, rdma_cm to
-#   127.0.0.1, server buffers mem=mmapshared:<file on ext4>): if the client
-#   runs, the file must hold the client's pattern.  On 6.1 rdma_cm cannot
-#   connect to itself over rxe_lo: rdma_resolve_addr() counts 127.0.0.0/8
-#   as an "any" address (cma_any_addr() -> cma_loopback_addr()) and takes
-#   cma_resolve_loopback(), which attaches a device but binds no netdev, so
-#   rdma_resolve_route() -> cma_resolve_iboe_route() ->
-#   cma_iboe_set_path_rec_l2_fields() returns NULL: ENODEV (seen with
-#   function_graph in the guest).  (A non-loopback address on lo, with its
-#   GID on rxe_lo, fails earlier with RDMA_CM_EVENT_ADDR_ERROR.)  Reported
-#   as XFAIL with that reason; the same data path is covered without
-#   rdma_cm by rdma_write_file.
+# - rdma_write_server/client (fio's rdma engine, rdma_cm, server buffers
+#   mem=mmapshared:<file on ext4, then xfs>): the client's pattern is on
+#   disk (O_DIRECT) after the server deregistered and sync ran.  Both ends
+#   use one rxe device, rxe_fio, on one end of a veth pair with 10.99.0.1:
+#   on 6.1 rdma_cm cannot connect to itself over rxe_lo (127.0.0.0/8 is an
+#   "any" address to cma_any_addr(); cma_resolve_loopback() attaches a
+#   device but binds no netdev, so rdma_resolve_route() fails with ENODEV
+#   in cma_iboe_set_path_rec_l2_fields()).  A real address resolves to the
+#   veth end (the route is local; ib_addr maps it back to the netdev that
+#   owns it) and rxe hands packets for its own GID to its internal
+#   loopback, so nothing leaves the guest.
 set -u
 self=$(readlink -f "$0")
 W=${PINLAB_WORKLOADS:-$(dirname "$self")/../../workloads/fio}
@@ -41,7 +40,7 @@ if [ ! -d "$W" ]; then
 	echo "1..0 # SKIP no workloads directory $W"
 	exit 4
 fi
-echo "1..8"
+echo "1..9"
 n=0 fails=0
 result() {	# ok|fail|xfail DESCRIPTION [REASON]
 	n=$((n + 1))
@@ -123,53 +122,86 @@ rm -f "$EXT4"/fio-iomem-*.buf "$XFS"/fio-iomem-*.buf "$EXT4"/fio-uring-mmap* \
 	"$XFS"/fio-uring-mmap*
 
 # fio's rdma engine: server (rw=read, buffers in a MAP_SHARED file on ext4)
-# and client (RDMA WRITE of a fixed pattern) on the one rxe device.
-echo "# [RUN] rdma_write_server + rdma_write_client (fio rdma engine, rxe_lo)"
-srv=$EXT4/fio-rdma-server.buf
-truncate -s 1M "$srv"
-export PINLAB_RDMA_PORT=$((20000 + $$ % 10000))
-# No timeout(1) wrapper: fio blocks in rdma_get_cm_event() and ignores
-# SIGTERM there; the server (its own process group, as fio forks the job)
-# is killed outright when it is not needed.
-PINLAB_FS=$EXT4 setsid fio --output-format=json \
-	--output="$tmp/rdma-server.json" "$W/rdma_write_server.fio" \
-	> "$tmp/rdma-server.log" 2>&1 &
-spid=$!
-sleep 3
-run_fio rdma_write_client
-job_fields rdma_write_client rdma-client
-crc=$(cat "$tmp/rdma_write_client.rc")
-for _ in $(seq 300); do	# up to 30 s for a server whose client ran
-	[ "$crc" = 0 ] && kill -0 "$spid" 2>/dev/null || break
-	sleep 0.1
-done
-exec 3>&2 2>/dev/null	# no "Killed" job notice in the KTAP
-kill -KILL -- "-$spid"
-wait "$spid"
-src=$?
-exec 2>&3 3>&-
-sed 's/^/# server: /' "$tmp/rdma-server.log" | grep -v 'Jobs:' | head -n 5
-if [ "$crc" = 0 ] && [ "$src" = 0 ]; then
-	sync
-	# Each of the server's 4 buffers of 64 KiB must hold the pattern.
-	if python3 - "$srv" <<'PY'
+# and client (RDMA WRITE of a fixed pattern) on one rxe device.  rdma_cm
+# needs a netdev with an address for that (see the header), so this job
+# gets its own: rxe_fio on one end of a veth pair holding 10.99.0.1/24.
+# The client connects to that address; the route is local, rdma_cm maps
+# it back to the veth end, and rxe delivers packets to its own GID through
+# its internal loopback: nothing leaves the guest.
+echo "# [RUN] rdma_write_server + rdma_write_client (fio rdma engine, rxe_fio on veth)"
+RDMA_IF=pl_fio0
+export PINLAB_RDMA_HOST=10.99.0.1
+rxe_fio_up() {
+	ip link add $RDMA_IF type veth peer name pl_fio1 &&
+	ip addr add $PINLAB_RDMA_HOST/24 dev $RDMA_IF &&
+	ip link set pl_fio1 up && ip link set $RDMA_IF up &&
+	rdma link add rxe_fio type rxe netdev $RDMA_IF || return 1
+	for _ in $(seq 50); do
+		ibv_devinfo -d rxe_fio 2>/dev/null | grep -q PORT_ACTIVE && return 0
+		sleep 0.1
+	done
+	return 1
+}
+rxe_fio_down() {
+	rdma link delete rxe_fio 2>/dev/null
+	ip link delete $RDMA_IF 2>/dev/null
+}
+# rdma_pair FS DIR: one server + client run with the server's buffers in
+# a MAP_SHARED file on DIR; checks the client's bytes on disk (O_DIRECT,
+# after the server deregistered its MR, which dirties the pages, and sync).
+rdma_pair() {
+	local fs=$1 srv=$2/fio-rdma-server.buf spid crc src res landed
+	truncate -s 1M "$srv"
+	PINLAB_RDMA_PORT=$((20000 + ($$ + n) % 10000))
+	export PINLAB_RDMA_PORT
+	# No timeout(1) wrapper: fio blocks in rdma_get_cm_event() and ignores
+	# SIGTERM there; the server (its own process group, as fio forks the
+	# job) is killed outright when it is not needed.
+	PINLAB_FS=$2 setsid fio --output-format=json \
+		--output="$tmp/rdma-server.json" "$W/rdma_write_server.fio" \
+		> "$tmp/rdma-server.log" 2>&1 &
+	spid=$!
+	sleep 3
+	run_fio rdma_write_client
+	job_fields rdma_write_client rdma-client
+	crc=$(cat "$tmp/rdma_write_client.rc")
+	for _ in $(seq 300); do	# up to 30 s for a server whose client ran
+		[ "$crc" = 0 ] && kill -0 "$spid" 2>/dev/null || break
+		sleep 0.1
+	done
+	exec 3>&2 2>/dev/null	# no "Killed" job notice in the KTAP
+	kill -KILL -- "-$spid"
+	wait "$spid"
+	src=$?
+	exec 2>&3 3>&-
+	sed 's/^/# server: /' "$tmp/rdma-server.log" | grep -v 'Jobs:' | head -n 5
+	if [ "$crc" = 0 ] && [ "$src" = 0 ]; then
+		sync
+		# Each of the server's 4 buffers of 64 KiB must hold the pattern.
+		if dd if="$srv" iflag=direct bs=64k count=4 2>/dev/null |
+			python3 -c '
 import sys
-data = open(sys.argv[1], "rb").read(4 * 65536)
-pat = bytes.fromhex("504e4c42") * (len(data) // 4)
-sys.exit(0 if data == pat else 1)
-PY
-	then res=ok landed=yes; else res=fail landed=no; fi
-	echo "# MATRIX table=fio job=rdma-write-mmapshared fs=ext4 | result=ok bw_MiB_s=$bw iops=$iops"
-	result $res "fio rdma engine: RDMA WRITE into the server's MAP_SHARED ext4 buffers (landed=$landed)"
-elif grep -q 'rdma_resolve_route' "$tmp/rdma_write_client.log" \
-	"$tmp/rdma_write_client.json"; then
-	echo "# MATRIX table=fio job=rdma-write-mmapshared fs=ext4 | result=rdma_resolve_route-ENODEV bw_MiB_s=- iops=-"
-	result xfail "fio rdma engine on rxe_lo" "6.1 rdma_cm: 127.0.0.1 resolves via cma_resolve_loopback, no bound netdev, rdma_resolve_route ENODEV"
+data = sys.stdin.buffer.read()
+pat = bytes.fromhex("504e4c42") * (4 * 65536 // 4)
+sys.exit(0 if data == pat else 1)'
+		then res=ok landed=yes; else res=fail landed=no; fi
+		echo "# MATRIX table=fio job=rdma-write-mmapshared fs=$fs | result=$([ $res = ok ] && echo ok || echo not-on-disk) bw_MiB_s=$bw iops=$iops"
+		result $res "fio rdma engine $fs: RDMA WRITE into the server's MAP_SHARED buffers, on disk (landed=$landed)"
+	else
+		echo "# MATRIX table=fio job=rdma-write-mmapshared fs=$fs | result=client-rc=$crc,server-rc=$src bw_MiB_s=- iops=-"
+		result fail "fio rdma engine $fs: client rc $crc, server rc $src"
+	fi
+	rm -f "$srv"
+}
+
+if rxe_fio_up; then
+	rdma_pair ext4 "$EXT4"
+	rdma_pair xfs "$XFS"
 else
-	echo "# MATRIX table=fio job=rdma-write-mmapshared fs=ext4 | result=client-rc=$crc,server-rc=$src bw_MiB_s=- iops=-"
-	result fail "fio rdma engine: client rc $crc, server rc $src"
+	result fail "fio rdma engine: rxe_fio on $RDMA_IF did not come up"
+	result fail "fio rdma engine: (xfs) no rxe_fio"
 fi
-rm -f "$srv"
+rxe_fio_down
 
 # io_uring rings are torn down asynchronously after fio exits
 # (io_ring_exit_work): wait for their pins to be released.
