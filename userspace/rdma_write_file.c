@@ -22,6 +22,11 @@
  *   anonymous copies: the payload shows in the mapping, the file (page
  *   cache and disk) keeps its original bytes.
  *
+ * - shared, RDMA WRITE, 8 MiB MR in a 32M memcg, no fsync: the group's
+ *   dirty limit makes the flusher clean part of the registered pages; the
+ *   ones clean at the RDMA WRITE are stale on disk while registered (see
+ *   memcg_write()).
+ *
  * With the pin-off-LRU series (vm.dma_pin_lru=1) the registered file pages
  * are re-dirtied whenever their writeback ends, so the fsync while
  * registered writes rxe's payload: 0 stale while registered, 0 after.
@@ -248,6 +253,130 @@ out:
 			 fs_name(mem));
 }
 
+/*
+ * Memcg writeback instead of fsync: an 8 MiB MR registered inside a memcg
+ * with memory.max=32M.  ibv_reg_mr()'s write faults dirty the 2048 pages
+ * faster than the group's dirty limit (20% of what the group may use)
+ * allows, so balance_dirty_pages() makes the flusher write part of them
+ * back while the MR is registered: those pages are clean, and stay so
+ * when rxe writes them.  After the flusher has gone quiet, each page's
+ * PG_dirty (kpageflags) is recorded, the whole MR is RDMA-written and the
+ * file is read back with O_DIRECT, twice (an O_DIRECT read first writes
+ * out the range's dirty pages: it is the fsync here).
+ *
+ * Stock: exactly the pages that were clean at the RDMA WRITE are stale on
+ * disk, both times, and there are some; after dereg + fsync none.
+ * With the series every write-pinned page is re-dirtied when its writeback
+ * ends, so the second read finds none stale (the first may still miss a
+ * page whose writeback was running when the device wrote it: the series'
+ * known gap).  The pages the flusher writes in one idle second while
+ * registered show what that costs when the pinned range alone exceeds the
+ * group's background dirty threshold: the flusher never gets below it.
+ */
+#define MEMCG_MR	(8UL << 20)
+#define MEMCG_MAX	(32L << 20)
+#define KPF_DIRTY_BIT		4
+#define KPF_WRITEBACK_BIT	8
+
+/* Waits (at most 3 s) until the group has no writeback and a stable dirty count. */
+static int memcg_quiet(struct pl_memcg *cg)
+{
+	long last = -1;
+	int stable = 0, i;
+
+	for (i = 0; i < 30 && stable < 3; i++) {
+		long dirty = pl_memcg_stat(cg, "file_dirty");
+		long wb = pl_memcg_stat(cg, "file_writeback");
+
+		stable = wb == 0 && dirty == last ? stable + 1 : 0;
+		last = dirty;
+		usleep(100 * 1000);
+	}
+	return stable >= 3;
+}
+
+static void memcg_write(enum pl_mem mem, __u32 seq)
+{
+	size_t i, np = MEMCG_MR / pl_page_size, clean = 0, in_wb = 0;
+	size_t stale1 = 0, stale2 = 0, stale_dereg = 0;
+	int patched = pl_kernel_patched(), quiet = 0, ok = 0, ret;
+	struct ibv_mr *mr = NULL, *src_mr = NULL;
+	long written0, idle_written = -1;
+	struct pl_memcg cg;
+	struct pl_buf buf = { .fd = -1 };
+	char *src = MAP_FAILED;
+
+	ksft_print_msg("[RUN] RDMA WRITE into %s MAP_SHARED, 8 MiB MR in a 32M memcg, no fsync\n",
+		       fs_name(mem));
+	if (pl_memcg_enter(&cg, "rdma-memcg", MEMCG_MAX)) {
+		ksft_test_result_fail("%s memcg: cannot enter a memcg\n",
+				      fs_name(mem));
+		return;
+	}
+	src = mmap(NULL, MEMCG_MR, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || pl_buf_setup_len(&buf, mem, MEMCG_MR))
+		goto out;
+	pl_fill_stamps(src, MEMCG_MR, TAG, seq);
+	src_mr = ibv_reg_mr(r.pd, src, MEMCG_MR, RW);
+	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
+	if (!src_mr || !mr) {
+		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
+		goto out;
+	}
+	quiet = memcg_quiet(&cg);
+	written0 = pl_vmstat("nr_written");
+	sleep(1);
+	idle_written = pl_vmstat("nr_written") - written0;
+	for (i = 0; i < np; i++) {
+		__u64 pfn = pl_pagemap_pfn(buf.addr + i * pl_page_size);
+		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;
+
+		if (f == ~0ULL)
+			goto out;
+		clean += !(f & (1ULL << KPF_DIRTY_BIT));
+		in_wb += !!(f & (1ULL << KPF_WRITEBACK_BIT));
+	}
+	ret = pl_rdma_rw(&r, IBV_WR_RDMA_WRITE, src_mr, src, MEMCG_MR, mr,
+			 buf.addr);
+	if (ret) {
+		ksft_print_msg("RDMA WRITE: %s\n", strerror(-ret));
+		goto out;
+	}
+	stale1 = np - pl_disk_stamped(&buf, TAG, seq);
+	stale2 = np - pl_disk_stamped(&buf, TAG, seq);
+	ok = 1;
+out:
+	if (mr && ibv_dereg_mr(mr))
+		ok = 0;
+	if (ok) {
+		ok = !fsync(buf.fd);
+		stale_dereg = np - pl_disk_stamped(&buf, TAG, seq);
+	}
+	if (src_mr)
+		ibv_dereg_mr(src_mr);
+	if (src != MAP_FAILED)
+		munmap(src, MEMCG_MR);
+	pl_buf_teardown(&buf);
+	pl_memcg_leave(&cg);
+
+	ksft_print_msg("[INFO] %s memcg: flusher %s; %zu/%zu pages clean and %zu under writeback at the RDMA WRITE; %ld pages written back in 1 s idle; stale on disk %zu then %zu while registered, %zu after dereg + fsync\n",
+		       fs_name(mem), quiet ? "quiet" : "still busy after 3 s",
+		       clean, np, in_wb, idle_written, stale1, stale2,
+		       stale_dereg);
+	printf("# MATRIX table=rdma_write fs=%s map=shared op=write-memcg | stale_while_registered=%zu/%zu stale_after_dereg=%zu result=%s\n",
+	       fs_name(mem), stale2, np, stale_dereg, ok ? "ok" : "error");
+	printf("# MATRIX table=rdma_memcg fs=%s | clean_at_write=%zu/%zu stale_while_registered=%zu stale_after_dereg=%zu idle_writeback_pages_per_s=%ld\n",
+	       fs_name(mem), clean, np, stale2, stale_dereg, idle_written);
+	if (patched)
+		ok &= stale2 == 0;
+	else
+		ok &= quiet && clean > 0 && stale1 == clean && stale2 == clean;
+	ksft_test_result(ok && stale_dereg == 0,
+			 "%s memcg: memcg writeback, no fsync: %zu/%zu stale on disk while registered, written after dereg\n",
+			 fs_name(mem), stale2, np);
+}
+
 int main(void)
 {
 	static const enum pl_mem shared[] = { PL_MEM_EXT4_SHARED, PL_MEM_XFS_SHARED };
@@ -274,12 +403,14 @@ int main(void)
 	if (!anon_mr)
 		ksft_exit_fail_msg("ibv_reg_mr anon: %s\n", strerror(errno));
 
-	ksft_set_plan(6);
+	ksft_set_plan(8);
 	for (i = 0; i < 2; i++) {
 		shared_write(shared[i], seq++);
 		shared_read(shared[i], seq++);
 		private_write(priv[i], seq++);
 	}
+	for (i = 0; i < 2; i++)
+		memcg_write(shared[i], seq++);
 	ibv_dereg_mr(anon_mr);
 	munmap(anon, anon_len);
 	pl_rdma_close(&r);

@@ -89,6 +89,13 @@ static int file_setup(struct pl_buf *buf, const char *dir, int shared)
 
 int pl_buf_setup(struct pl_buf *buf, enum pl_mem mem)
 {
+	if (!pl_page_size)
+		pl_page_size = sysconf(_SC_PAGESIZE);
+	return pl_buf_setup_len(buf, mem, PL_SMALL_PAGES * pl_page_size);
+}
+
+int pl_buf_setup_len(struct pl_buf *buf, enum pl_mem mem, size_t len)
+{
 	const char *ext4 = getenv("PINLAB_EXT4"), *xfs = getenv("PINLAB_XFS");
 
 	if (!pl_page_size)
@@ -96,7 +103,7 @@ int pl_buf_setup(struct pl_buf *buf, enum pl_mem mem)
 	memset(buf, 0, sizeof(*buf));
 	buf->mem = mem;
 	buf->fd = -1;
-	buf->len = PL_SMALL_PAGES * pl_page_size;
+	buf->len = len;
 	switch (mem) {
 	case PL_MEM_ANON:
 		buf->map = mmap(NULL, buf->len, PROT_READ | PROT_WRITE,

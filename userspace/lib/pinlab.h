@@ -60,6 +60,8 @@ int pl_mem_is_file(enum pl_mem mem);		/* ext4/xfs, shared or private */
 int pl_mem_is_private_file(enum pl_mem mem);
 /* 0, -EOPNOTSUPP when the backing is absent here (no hugetlb pages), -errno */
 int pl_buf_setup(struct pl_buf *buf, enum pl_mem mem);
+/* The same with @len bytes (page multiple; THP and hugetlb stay 2 MiB). */
+int pl_buf_setup_len(struct pl_buf *buf, enum pl_mem mem, size_t len);
 void pl_buf_teardown(struct pl_buf *buf);
 /* pl_buf_setup() + pl_pin() of the whole buffer; torn down on failure. */
 int pl_buf_setup_pinned(struct pl_buf *buf, enum pl_mem mem, int fd,
