@@ -65,18 +65,7 @@ static size_t cache_stamped(struct pl_buf *buf, __u32 seq)
 	return n;
 }
 
-struct counts { long acq, rel; };
-
-static struct counts pins(void)
-{
-	struct counts c = {
-		pl_vmstat("nr_foll_pin_acquired"),
-		pl_vmstat("nr_foll_pin_released"),
-	};
-	return c;
-}
-
-static int balanced(struct counts a, struct counts b, size_t np)
+static int balanced(struct pl_pins a, struct pl_pins b, size_t np)
 {
 	if (b.acq - a.acq == (long)np && b.rel - a.rel == (long)np)
 		return 1;
@@ -88,7 +77,7 @@ static int balanced(struct counts a, struct counts b, size_t np)
 static void shared_write(enum pl_mem mem, __u32 seq)
 {
 	size_t np, written, stale_reg = 0, stale_dereg = 0;
-	struct counts c0, c1;
+	struct pl_pins c0, c1;
 	struct ibv_mr *mr;
 	struct pl_buf buf;
 	int ok = 0, ret;
@@ -101,7 +90,7 @@ static void shared_write(enum pl_mem mem, __u32 seq)
 	}
 	np = buf.len / pl_page_size;
 	pl_fill_stamps(anon, buf.len, TAG, seq);
-	c0 = pins();
+	c0 = pl_pins_now();
 	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
 	if (!mr) {
 		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
@@ -129,7 +118,7 @@ static void shared_write(enum pl_mem mem, __u32 seq)
 out_dereg:
 	if (ibv_dereg_mr(mr))
 		ok = 0;
-	c1 = pins();
+	c1 = pl_pins_now();
 	if (ok) {
 		ok = !fsync(buf.fd);
 		stale_dereg = np - pl_disk_stamped(&buf, TAG, seq);
@@ -150,7 +139,7 @@ out:
 
 static void shared_read(enum pl_mem mem, __u32 seq)
 {
-	struct counts c0, c1;
+	struct pl_pins c0, c1;
 	struct ibv_mr *mr;
 	struct pl_buf buf;
 	size_t np, got = 0;
@@ -165,7 +154,7 @@ static void shared_read(enum pl_mem mem, __u32 seq)
 		return;
 	}
 	np = buf.len / pl_page_size;
-	c0 = pins();
+	c0 = pl_pins_now();
 	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
 	if (!mr) {
 		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
@@ -189,7 +178,7 @@ static void shared_read(enum pl_mem mem, __u32 seq)
 out_dereg:
 	if (ibv_dereg_mr(mr))
 		ok = 0;
-	c1 = pins();
+	c1 = pl_pins_now();
 	ok = ok && balanced(c0, c1, np);
 out:
 	free(pat);
@@ -204,7 +193,7 @@ out:
 static void private_write(enum pl_mem mem, __u32 seq)
 {
 	size_t np, in_map = 0, in_cache = 0;
-	struct counts c0, c1;
+	struct pl_pins c0, c1;
 	struct ibv_mr *mr;
 	struct pl_buf buf;
 	int ok = 0, untouched = 0, ret;
@@ -217,7 +206,7 @@ static void private_write(enum pl_mem mem, __u32 seq)
 	}
 	np = buf.len / pl_page_size;
 	pl_fill_stamps(anon, buf.len, TAG, seq);
-	c0 = pins();
+	c0 = pl_pins_now();
 	mr = ibv_reg_mr(r.pd, buf.addr, buf.len, RW);
 	if (!mr) {
 		ksft_print_msg("ibv_reg_mr: %s\n", strerror(errno));
@@ -234,7 +223,7 @@ static void private_write(enum pl_mem mem, __u32 seq)
 out_dereg:
 	if (ibv_dereg_mr(mr))
 		ok = 0;
-	c1 = pins();
+	c1 = pl_pins_now();
 	if (ok) {
 		ok = !fsync(buf.fd) && balanced(c0, c1, np);
 		in_cache = cache_stamped(&buf, seq);

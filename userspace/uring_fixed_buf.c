@@ -31,31 +31,6 @@
 
 #define TAG	0x55524e47U	/* "URNG" */
 
-struct counts { long acq, rel; };
-
-static struct counts pins(void)
-{
-	struct counts c = {
-		pl_vmstat("nr_foll_pin_acquired"),
-		pl_vmstat("nr_foll_pin_released"),
-	};
-	return c;
-}
-
-/* Local copy of the stamp pattern the RDMA tests use (no verbs here). */
-static void fill_stamps(void *buf, size_t len, __u32 seq)
-{
-	struct mockdma_stamp *s = buf;
-	size_t per_page = pl_page_size / sizeof(*s), i;
-
-	for (i = 0; i < len / sizeof(*s); i++) {
-		s[i].magic = MOCKDMA_STAMP_MAGIC;
-		s[i].handle = TAG;
-		s[i].page_index = i / per_page;
-		s[i].seq = seq;
-	}
-}
-
 static int expected_errno(enum pl_mem mem)
 {
 	return pl_mem_is_file(mem) ? EOPNOTSUPP : 0;
@@ -101,7 +76,7 @@ static int io_through(struct io_uring *ring, struct pl_buf *buf,
 		ksft_print_msg("open %s: %s\n", path, strerror(errno));
 		return 0;
 	}
-	fill_stamps(buf->addr, buf->len, seq);
+	pl_fill_stamps(buf->addr, buf->len, TAG, seq);
 	ret = rw_fixed(ring, 1, fd, buf->addr, buf->len);
 	if (ret != (int)buf->len) {
 		ksft_print_msg("WRITE_FIXED: %d\n", ret);
@@ -130,7 +105,7 @@ static void run_mem(enum pl_mem mem)
 	const char *io_res[2] = { "-", "-" };
 	int want = expected_errno(mem), ret, ok = 1, f;
 	static __u32 seq;
-	struct counts c0, c1, c2;
+	struct pl_pins c0, c1, c2;
 	struct io_uring ring;
 	struct pl_buf buf;
 	struct iovec iov;
@@ -161,9 +136,9 @@ static void run_mem(enum pl_mem mem)
 	np = buf.len / pl_page_size;
 	iov.iov_base = buf.addr;
 	iov.iov_len = buf.len;
-	c0 = pins();
+	c0 = pl_pins_now();
 	ret = io_uring_register_buffers(&ring, &iov, 1);
-	c1 = pins();
+	c1 = pl_pins_now();
 	snprintf(result, sizeof(result), "%s", ret ? pl_errno_name(-ret) : "ok");
 	if (-ret != want) {
 		ksft_print_msg("register: %s, expected %s\n", result,
@@ -193,7 +168,7 @@ static void run_mem(enum pl_mem mem)
 			ok = 0;
 		}
 	}
-	c2 = pins();
+	c2 = pl_pins_now();
 	if (c2.acq != c1.acq || c2.rel - c0.rel != (long)np) {
 		ksft_print_msg("after unregister: +%ld acquired, +%ld released since register, expected +%zu released\n",
 			       c2.acq - c1.acq, c2.rel - c0.rel, np);

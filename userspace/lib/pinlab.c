@@ -420,6 +420,19 @@ int pl_kernel_patched(void)
 	return read_int_file("/proc/sys/vm/dma_pin_lru") == 1;
 }
 
+void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq)
+{
+	struct mockdma_stamp *s = buf;
+	size_t per_page = pl_page_size / sizeof(*s), i;
+
+	for (i = 0; i < len / sizeof(*s); i++) {
+		s[i].magic = MOCKDMA_STAMP_MAGIC;
+		s[i].handle = tag;
+		s[i].page_index = i / per_page;
+		s[i].seq = seq;
+	}
+}
+
 size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
 			__u32 first_page, __u32 seq)
 {
@@ -709,6 +722,15 @@ long pl_vmstat(const char *name)
 		close(fd);
 	}
 	return read_keyed("/proc/vmstat", name);
+}
+
+struct pl_pins pl_pins_now(void)
+{
+	struct pl_pins c = {
+		pl_vmstat("nr_foll_pin_acquired"),
+		pl_vmstat("nr_foll_pin_released"),
+	};
+	return c;
 }
 
 long pl_mockdma_stat(const char *name)

@@ -79,6 +79,11 @@ int pl_query(int fd, __u32 handle, __u64 first, __u64 n,
 	     struct mockdma_page_state *st);
 int pl_ioctl(int fd, unsigned long cmd, void *arg);
 
+/*
+ * Fills @len bytes with the stamps mockdma writes, as (@tag, page, @seq):
+ * what a real device (rxe, io_uring) is made to write in the tests.
+ */
+void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq);
 /* Pages of buf (from page 0 of the pin) fully stamped with handle/seq. */
 size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
 			__u32 first_page, __u32 seq);
@@ -181,6 +186,11 @@ int pl_workload(const char *script, const char *const *argv);
 long pl_vmstat(const char *name);
 /* mockdma debugfs stats value; -1 if absent. */
 long pl_mockdma_stat(const char *name);
+/* The FOLL_PIN counters of /proc/vmstat, read together. */
+struct pl_pins {
+	long acq, rel;	/* nr_foll_pin_acquired, nr_foll_pin_released */
+};
+struct pl_pins pl_pins_now(void);
 const char *pl_errno_name(int err);
 
 #endif

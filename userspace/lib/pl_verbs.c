@@ -232,19 +232,6 @@ int pl_rdma_rw(struct pl_rdma *r, enum ibv_wr_opcode op, struct ibv_mr *lmr,
 	return 0;
 }
 
-void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq)
-{
-	struct mockdma_stamp *s = buf;
-	size_t per_page = pl_page_size / sizeof(*s), i;
-
-	for (i = 0; i < len / sizeof(*s); i++) {
-		s[i].magic = MOCKDMA_STAMP_MAGIC;
-		s[i].handle = tag;
-		s[i].page_index = i / per_page;
-		s[i].seq = seq;
-	}
-}
-
 static __u64 kpf(int fd, __u64 pfn)
 {
 	__u64 f = 0;

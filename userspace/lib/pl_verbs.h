@@ -42,9 +42,6 @@ void pl_rdma_close(struct pl_rdma *r);
 int pl_rdma_rw(struct pl_rdma *r, enum ibv_wr_opcode op, struct ibv_mr *lmr,
 	       void *laddr, size_t len, struct ibv_mr *rmr, void *raddr);
 
-/* Fill len bytes with mockdma-style stamps (pl_count_stamped() reads them). */
-void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq);
-
 /*
  * How many of the npages pages from addr are on an LRU list, from the
  * kernel's own view (/proc/self/pagemap pfn, /proc/kpageflags KPF_LRU; the
