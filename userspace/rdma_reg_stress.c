@@ -5,7 +5,10 @@
  * 1 MiB), while a child keeps writeback busy (pwrite + sync_file_range +
  * fsync of its own file and of the MR files) and the whole process runs in
  * a memory cgroup whose memory.max the child's page cache overruns, with
- * vm.dirty_* set low.  Bounded by an iteration count and by time.
+ * vm.dirty_* set low.  The child also churns an unrelated range of every
+ * MR file, the 64 pages past the registrable first 1 MiB: hole punches,
+ * and truncations to 1 MiB with regrowth, each followed by a rewrite.
+ * Bounded by an iteration count and by time.
  *
  * Each RDMA WRITE stamps its pages with (file, iteration); the test checks
  * them through the mapping right after the completion, and at the end,
@@ -28,7 +31,8 @@
 #include "lib/pl_verbs.h"
 
 #define NFILES		4
-#define FILE_PAGES	256		/* 1 MiB per file */
+#define FILE_PAGES	256		/* 1 MiB per file: what MRs cover */
+#define TAIL_PAGES	64		/* past it: churned by the child */
 #define MAX_ITERS	3000
 #define MAX_SECONDS	12
 #define CG		"/sys/fs/cgroup"
@@ -45,6 +49,10 @@ struct file {
 };
 
 static struct file files[NFILES];
+/* Shared with the pressure child, which counts what it did to the tails. */
+static struct churn {
+	long punches, truncates;
+} *churn;
 static char cg_path[128];
 
 static double now_s(void)
@@ -161,6 +169,26 @@ static void memcg_leave(void)
 }
 
 /*
+ * Punch out, or truncate away and regrow, the tail of @f, then write it
+ * again: page-cache and block churn next to pages that are registered.
+ */
+static void churn_tail(struct file *f, int i, const char *chunk)
+{
+	off_t tail = FILE_PAGES * pl_page_size;
+	size_t len = TAIL_PAGES * pl_page_size;
+
+	if (i % 2) {
+		if (!fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       tail, len))
+			churn->punches++;
+	} else if (!ftruncate(f->fd, tail) && !ftruncate(f->fd, tail + len)) {
+		churn->truncates++;
+	}
+	if (pwrite(f->fd, chunk, len, tail) != (ssize_t)len)
+		_exit(4);
+}
+
+/*
  * Writeback + memcg pressure until killed.  Dirty writeback alone is too
  * slow under TCG to fill memory.max, so the child also reads a 64 MiB
  * sparse file: reading holes fills the page cache with clean pages
@@ -188,6 +216,7 @@ static void pressure_child(const char *dir)
 			if (pread(sfd, chunk, 1 << 20, roff) != 1 << 20)
 				_exit(3);
 			roff = (roff + (1 << 20)) % (64 << 20);
+			churn_tail(&files[(i + k) % NFILES], k, chunk);
 		}
 		memset(chunk, 0x3c, 1 << 20);
 		if (pwrite(fd, chunk, 1 << 20, off) != 1 << 20)
@@ -210,7 +239,8 @@ static int files_setup(void)
 {
 	const char *ext4 = getenv("PINLAB_EXT4"), *xfs = getenv("PINLAB_XFS");
 	size_t len = FILE_PAGES * pl_page_size;
-	char *zero = calloc(1, len);
+	size_t size = (FILE_PAGES + TAIL_PAGES) * pl_page_size;
+	char *zero = calloc(1, size);
 	int i;
 
 	for (i = 0; i < NFILES; i++) {
@@ -221,7 +251,7 @@ static int files_setup(void)
 			 getpid(), i);
 		f->fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (f->fd < 0 || !zero ||
-		    pwrite(f->fd, zero, len, 0) != (ssize_t)len || fsync(f->fd))
+		    pwrite(f->fd, zero, size, 0) != (ssize_t)size || fsync(f->fd))
 			return -EIO;
 		f->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			      f->fd, 0);
@@ -306,6 +336,10 @@ int main(void)
 	dirty_set_low();
 	cg = memcg_enter();
 	ksft_test_result(!cg, "memcg (memory.max 16M) and low vm.dirty_* set up\n");
+	churn = mmap(NULL, sizeof(*churn), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (churn == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	child = fork();
 	if (child == 0)
 		pressure_child(getenv("PINLAB_EXT4") ? getenv("PINLAB_EXT4") : "/mnt/ext4");
@@ -369,11 +403,13 @@ int main(void)
 	}
 	ksft_print_msg("[INFO] %zu reg/write/dereg in %.1f s: %.0f regs/s, %zu bytes written, %zu pages verified in the mapping, %zu bad\n",
 		       iters, t1 - t0, iters / (t1 - t0), bytes, pages_ok, bad_map);
-	printf("# BENCH rdma_reg_stress regs=%zu seconds=%.1f regs_per_s=%.0f bytes=%zu pages_verified=%zu\n",
-	       iters, t1 - t0, iters / (t1 - t0), bytes, pages_ok);
-	ksft_test_result(loop_ok && bad_map == 0 && iters > 0,
-			 "%zu reg -> RDMA WRITE -> dereg cycles, every page seen in the mapping\n",
-			 iters);
+	printf("# BENCH rdma_reg_stress regs=%zu seconds=%.1f regs_per_s=%.0f bytes=%zu pages_verified=%zu tail_punches=%ld tail_truncates=%ld\n",
+	       iters, t1 - t0, iters / (t1 - t0), bytes, pages_ok,
+	       churn->punches, churn->truncates);
+	ksft_test_result(loop_ok && bad_map == 0 && iters > 0 &&
+			 churn->punches > 0 && churn->truncates > 0,
+			 "%zu reg -> RDMA WRITE -> dereg cycles beside %ld hole punches and %ld truncations, every page seen in the mapping\n",
+			 iters, churn->punches, churn->truncates);
 
 	for (i = 0; i < NFILES; i++)
 		fsync(files[i].fd);
