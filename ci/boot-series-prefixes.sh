@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# boot-series-prefixes.sh: bisectability of patches/: for each prefix of
+# patches/series (the first 1, 2, ... N-1 patches; N is what `make check`
+# boots), build the patched kernel with only those patches, boot it and run
+# programs that expect nothing of the series (default: bad_input lifecycle
+# dma_roundtrip; override with TESTS=...).  Each prefix runs in a clone of
+# the committed checkout, sharing $PINLAB_CACHE, so ccache makes every
+# prefix after the first cheap unless it changes a widely included header.
+#
+# Prints one line per prefix; exit status 1 if any prefix fails to build,
+# boot or pass.  Not part of `make check` (a near-full kernel build per
+# header-changing patch); run it before sending the series.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tests=${TESTS:-bad_input lifecycle dma_roundtrip}
+mapfile -t patches < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' \
+	"$PINLAB_ROOT/patches/series")
+total=${#patches[@]}
+[ "$total" -gt 1 ] || die "patches/series has fewer than two patches"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bad=0
+
+for ((n = 1; n < total; n++)); do
+	tree=$work/prefix-$n
+	git clone -q "$PINLAB_ROOT" "$tree" || die "cannot clone $PINLAB_ROOT"
+	printf '%s\n' "${patches[@]:0:n}" > "$tree/patches/series"
+	step "prefix $n/$total: ${patches[n - 1]}"
+	t0=$SECONDS
+	(cd "$tree" && make check KERNELS=patched TESTS="$tests") \
+		> "$work/prefix-$n.log" 2>&1
+	rc=$?
+	summary=$(tail -n 3 "$work/prefix-$n.log" | grep -E '^[0-9]+ passed' || echo "no summary")
+	echo "prefix $n ($((SECONDS - t0)) s): rc $rc, $summary"
+	if [ $rc != 0 ]; then
+		bad=1
+		tail -n 20 "$work/prefix-$n.log" | sed 's/^/  /'
+	fi
+	rm -rf "$tree"
+done
+exit $bad
