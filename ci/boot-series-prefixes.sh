@@ -30,11 +30,17 @@ for ((n = 1; n < total; n++)); do
 	printf '%s\n' "${patches[@]:0:n}" > "$tree/patches/series"
 	step "prefix $n/$total: ${patches[n - 1]}"
 	t0=$SECONDS
-	(cd "$tree" && make check KERNELS=patched TESTS="$tests") \
+	# The clone is its own PINLAB_ROOT (lib.sh exported ours).
+	(cd "$tree" && env -u PINLAB_ROOT -u PINLAB_RESULTS -u PINLAB_T0 \
+		make check KERNELS=patched TESTS="$tests") \
 		> "$work/prefix-$n.log" 2>&1
 	rc=$?
 	summary=$(tail -n 3 "$work/prefix-$n.log" | grep -E '^[0-9]+ passed' || echo "no summary")
-	echo "prefix $n ($((SECONDS - t0)) s): rc $rc, $summary"
+	# "... + N patches" when built, "is cached (N patches)" when not
+	applied=$(grep -oE '(\+ |cached \()[0-9]+ patch' "$work/prefix-$n.log" |
+		grep -oE '[0-9]+' | head -n 1)
+	echo "prefix $n ($((SECONDS - t0)) s): $applied patches applied, rc $rc, $summary"
+	[ "$applied" = "$n" ] || rc=1
 	if [ $rc != 0 ]; then
 		bad=1
 		tail -n 20 "$work/prefix-$n.log" | sed 's/^/  /'
