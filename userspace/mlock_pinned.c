@@ -20,33 +20,21 @@
 
 #include "lib/pinlab.h"
 
-#define KPF_LRU_BIT		5
-#define KPF_UNEVICTABLE_BIT	18
-#define KPF_MLOCKED_BIT		33
-#define KPF_DMA_PARKED_BIT	45
-
 struct census {
 	size_t lru, unevictable, mlocked, parked;
 };
 
 static int census(const char *addr, size_t np, struct census *c)
 {
-	size_t i;
+	size_t n[64];
 
 	memset(c, 0, sizeof(*c));
-	if (pl_lru_drain_all())
+	if (pl_lru_drain_all() || pl_kpf_census(addr, np, n))
 		return -EIO;
-	for (i = 0; i < np; i++) {
-		__u64 pfn = pl_pagemap_pfn(addr + i * pl_page_size);
-		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;
-
-		if (f == ~0ULL)
-			return -EIO;
-		c->lru += !!(f & (1ULL << KPF_LRU_BIT));
-		c->unevictable += !!(f & (1ULL << KPF_UNEVICTABLE_BIT));
-		c->mlocked += !!(f & (1ULL << KPF_MLOCKED_BIT));
-		c->parked += !!(f & (1ULL << KPF_DMA_PARKED_BIT));
-	}
+	c->lru = n[PL_KPF_LRU];
+	c->unevictable = n[PL_KPF_UNEVICTABLE];
+	c->mlocked = n[PL_KPF_MLOCKED];
+	c->parked = n[PL_KPF_DMA_PARKED];
 	return 0;
 }
 

@@ -28,9 +28,6 @@
 
 #include "lib/pinlab.h"
 
-#define KPF_LRU_BIT		5
-#define KPF_DMA_PINNED_BIT	44
-#define KPF_DMA_PARKED_BIT	45
 #define SWITCH			"/proc/sys/vm/dma_pin_lru"
 
 static const struct {
@@ -49,34 +46,25 @@ struct census {
 };
 
 /*
- * With @h, the pinned pages as QUERY gives them; without (after the unpin),
- * the pages mapped at @addr now.
+ * The pages mapped at @addr (the pinned ones while pinned): /proc/kpageflags,
+ * and with @h also PG_lru as QUERY sees it.
  */
 static int census(int fd, __u32 h, const char *addr, size_t np,
 		  struct census *c)
 {
 	struct mockdma_page_state st[64];
-	size_t i;
-	int ret = 0;
+	size_t i, n[64];
+	int ret;
 
 	memset(c, 0, sizeof(*c));
-	if (h)
-		ret = pl_query(fd, h, 0, np, st);
-	for (i = 0; !ret && i < np; i++) {
-		__u64 pfn, f;
-
-		if (h) {
-			pfn = st[i].pfn;
-			c->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
-		} else {
-			pfn = pl_pagemap_pfn(addr + i * pl_page_size);
-		}
-		f = pfn ? pl_kpageflags(pfn) : ~0ULL;
-		if (f == ~0ULL)
-			return -EIO;
-		c->kpf_lru += !!(f & (1ULL << KPF_LRU_BIT));
-		c->pinned += !!(f & (1ULL << KPF_DMA_PINNED_BIT));
-		c->parked += !!(f & (1ULL << KPF_DMA_PARKED_BIT));
+	ret = h ? pl_query(fd, h, 0, np, st) : 0;
+	for (i = 0; !ret && h && i < np; i++)
+		c->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+	ret = ret ? ret : pl_kpf_census(addr, np, n);
+	if (!ret) {
+		c->kpf_lru = n[PL_KPF_LRU];
+		c->pinned = n[PL_KPF_DMA_PINNED];
+		c->parked = n[PL_KPF_DMA_PARKED];
 	}
 	return ret;
 }

@@ -264,8 +264,6 @@ out:
  */
 #define MEMCG_MR	(8UL << 20)
 #define MEMCG_MAX	(32L << 20)
-#define KPF_DIRTY_BIT		4
-#define KPF_WRITEBACK_BIT	8
 
 /* Waits (at most 3 s) until the group has no writeback and a stable dirty count. */
 static int memcg_quiet(struct pl_memcg *cg)
@@ -286,7 +284,7 @@ static int memcg_quiet(struct pl_memcg *cg)
 
 static void memcg_write(enum pl_mem mem, __u32 seq)
 {
-	size_t i, np = MEMCG_MR / pl_page_size, clean = 0, in_wb = 0;
+	size_t np = MEMCG_MR / pl_page_size, clean = 0, in_wb = 0, kpf[64];
 	size_t stale1 = 0, stale2 = 0, stale_dereg = 0;
 	int patched = pl_kernel_patched(), quiet = 0, ok = 0, ret;
 	struct ibv_mr *mr = NULL, *src_mr = NULL;
@@ -317,15 +315,10 @@ static void memcg_write(enum pl_mem mem, __u32 seq)
 	written0 = pl_vmstat("nr_written");
 	sleep(1);
 	idle_written = pl_vmstat("nr_written") - written0;
-	for (i = 0; i < np; i++) {
-		__u64 pfn = pl_pagemap_pfn(buf.addr + i * pl_page_size);
-		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;
-
-		if (f == ~0ULL)
-			goto out;
-		clean += !(f & (1ULL << KPF_DIRTY_BIT));
-		in_wb += !!(f & (1ULL << KPF_WRITEBACK_BIT));
-	}
+	if (pl_kpf_census(buf.addr, np, kpf))
+		goto out;
+	clean = np - kpf[PL_KPF_DIRTY];
+	in_wb = kpf[PL_KPF_WRITEBACK];
 	ret = pl_rdma_rw(&r, IBV_WR_RDMA_WRITE, src_mr, src, MEMCG_MR, mr,
 			 buf.addr);
 	if (ret) {

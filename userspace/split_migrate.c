@@ -36,11 +36,6 @@
 
 #include "lib/pinlab.h"
 
-#define KPF_LRU_BIT		5
-#define KPF_HWPOISON_BIT	19
-#define KPF_THP_BIT		22
-#define KPF_DMA_PINNED_BIT	44
-#define KPF_DMA_PARKED_BIT	45
 #define SPLIT_HUGE		"/sys/kernel/debug/split_huge_pages"
 #define THP_PAGES		512
 #ifndef MADV_SOFT_OFFLINE
@@ -83,16 +78,16 @@ static int thp_state(const char *addr, struct thp_state *s)
 	memset(s, 0, sizeof(*s));
 	if (first == ~0ULL || last == ~0ULL)
 		return -EIO;
-	s->huge = bit(first, KPF_THP_BIT) && bit(last, KPF_THP_BIT) &&
+	s->huge = bit(first, PL_KPF_THP) && bit(last, PL_KPF_THP) &&
 		  pl_pagemap_pfn(addr + (THP_PAGES - 1) * pl_page_size) ==
 		  pl_pagemap_pfn(addr) + THP_PAGES - 1;
 	/* A huge folio is one LRU entry: count its head for all its pages. */
 	for (i = 0; i < (s->huge ? 1 : THP_PAGES); i++) {
 		__u64 f = i ? flags_at(addr + i * pl_page_size) : first;
 
-		s->lru += bit(f, KPF_LRU_BIT);
-		s->marked += bit(f, KPF_DMA_PINNED_BIT) ||
-			     bit(f, KPF_DMA_PARKED_BIT);
+		s->lru += bit(f, PL_KPF_LRU);
+		s->marked += bit(f, PL_KPF_DMA_PINNED) ||
+			     bit(f, PL_KPF_DMA_PARKED);
 	}
 	if (s->huge) {
 		s->lru *= THP_PAGES;
@@ -240,22 +235,22 @@ static void migrate_case(int fd, enum pl_mem mem, enum mig_case c,
 	ksft_print_msg("[INFO] migrate %s %s: madvise %s, pfn %#llx -> %#llx, old frame hwpoison %d, now on LRU %d marked %d; log: %zu \"migration failed\", %zu \"unhandlable page\"\n",
 		       mname, mig_name[c], ret ? pl_errno_name(-ret) : "0",
 		       (unsigned long long)pfn0, (unsigned long long)pfn1,
-		       bit(fold, KPF_HWPOISON_BIT), bit(fnew, KPF_LRU_BIT),
-		       bit(fnew, KPF_DMA_PINNED_BIT) ||
-		       bit(fnew, KPF_DMA_PARKED_BIT), failed_lines,
+		       bit(fold, PL_KPF_HWPOISON), bit(fnew, PL_KPF_LRU),
+		       bit(fnew, PL_KPF_DMA_PINNED) ||
+		       bit(fnew, PL_KPF_DMA_PARKED), failed_lines,
 		       unhandlable_lines);
 	printf("# MATRIX table=split_migrate case=soft_offline pin=%s mem=%s | result=%s\n",
 	       mig_name[c], mname,
 	       !ret ? "migrated" : pl_errno_name(-ret));
 	if (held)
-		ok &= pfn1 == pfn0 && !bit(fold, KPF_HWPOISON_BIT) &&
+		ok &= pfn1 == pfn0 && !bit(fold, PL_KPF_HWPOISON) &&
 		      (want == -EIO ? unhandlable_lines == 1 && !failed_lines :
 				      failed_lines == 1);
 	else
-		ok &= pfn1 && pfn1 != pfn0 && bit(fold, KPF_HWPOISON_BIT);
-	ksft_test_result(ok && ret == want && bit(fnew, KPF_LRU_BIT) &&
-			 !bit(fnew, KPF_DMA_PINNED_BIT) &&
-			 !bit(fnew, KPF_DMA_PARKED_BIT),
+		ok &= pfn1 && pfn1 != pfn0 && bit(fold, PL_KPF_HWPOISON);
+	ksft_test_result(ok && ret == want && bit(fnew, PL_KPF_LRU) &&
+			 !bit(fnew, PL_KPF_DMA_PINNED) &&
+			 !bit(fnew, PL_KPF_DMA_PARKED),
 			 "migrate %s %s: %s, bytes kept, page on an LRU after\n",
 			 mname, mig_name[c],
 			 !want ? "migrated" : want == -EIO ?

@@ -571,6 +571,24 @@ __u64 pl_kpageflags(__u64 pfn)
 	return f;
 }
 
+int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
+{
+	size_t i;
+	int b;
+
+	memset(counts, 0, 64 * sizeof(counts[0]));
+	for (i = 0; i < np; i++) {
+		__u64 pfn = pl_pagemap_pfn((const char *)addr + i * pl_page_size);
+		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;
+
+		if (f == ~0ULL)
+			return -EIO;
+		for (b = 0; b < 64; b++)
+			counts[b] += (f >> b) & 1;
+	}
+	return 0;
+}
+
 int pl_lru_drain_all(void)
 {
 	const char *dir = getenv("PINLAB_EXT4");

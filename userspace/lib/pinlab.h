@@ -144,11 +144,33 @@ int pl_write_file(const char *path, const char *val);
 /* The pfn mapped at @addr now (/proc/self/pagemap), 0 if none. */
 __u64 pl_pagemap_pfn(const void *addr);
 /*
+ * /proc/kpageflags bits the tests read (include/uapi/linux/kernel-page-flags.h
+ * and include/linux/kernel-page-flags.h; 44 and 45 are the series').
+ */
+enum pl_kpf {
+	PL_KPF_DIRTY		= 4,
+	PL_KPF_LRU		= 5,
+	PL_KPF_WRITEBACK	= 8,
+	PL_KPF_UNEVICTABLE	= 18,
+	PL_KPF_HWPOISON		= 19,
+	PL_KPF_THP		= 22,
+	PL_KPF_MLOCKED		= 33,
+	PL_KPF_DMA_PINNED	= 44,
+	PL_KPF_DMA_PARKED	= 45,
+};
+
+/*
  * /proc/kpageflags of the folio holding @pfn: a tail page's own word lacks
  * LRU and the other folio flags, so the head's word is returned for it.
  * ~0 if unreadable.
  */
 __u64 pl_kpageflags(__u64 pfn);
+/*
+ * The kpageflags words of the folios behind the @np pages mapped at @addr,
+ * tallied: counts[b] = pages whose folio has bit b.  0, or -EIO if a page is
+ * not mapped or its word unreadable.
+ */
+int pl_kpf_census(const void *addr, size_t np, size_t counts[64]);
 /*
  * Flushes every CPU's LRU folio batches (lru_add_drain_all()) without
  * migrating anything; needs the ext4 mount.  0 or -errno.
