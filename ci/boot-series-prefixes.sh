@@ -5,7 +5,8 @@
 # patches/series (the first 1, 2, ... N-1 patches; N is what `make check`
 # boots), build the patched kernel with only those patches, boot it and run
 # programs that expect nothing of the series (default: bad_input lifecycle
-# dma_roundtrip; override with TESTS=...).  Each prefix runs in a clone of
+# dma_roundtrip; override with TESTS=...; PREFIXES="2 3" runs only those
+# prefixes).  Each prefix runs in a clone of
 # the committed checkout, sharing $PINLAB_CACHE, so ccache makes every
 # prefix after the first cheap unless it changes a widely included header.
 #
@@ -24,7 +25,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bad=0
 
-for ((n = 1; n < total; n++)); do
+prefixes=${PREFIXES:-$(seq 1 $((total - 1)))}
+for n in $prefixes; do
+	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -lt "$total" ] ||
+		die "PREFIXES: $n is not a prefix length in 1..$((total - 1))"
 	tree=$work/prefix-$n
 	git clone -q "$PINLAB_ROOT" "$tree" || die "cannot clone $PINLAB_ROOT"
 	printf '%s\n' "${patches[@]:0:n}" > "$tree/patches/series"
