@@ -21,6 +21,15 @@
  *   (io_sqe_buffers_unregister() -> io_buffer_unmap() -> unpin_user_page()
  *   per page) releases np.
  *
+ * - Where the registered pages sit, after flushing every CPU's LRU batches
+ *   (/proc/kpageflags through pagemap): stock 6.1 leaves anon, THP and memfd
+ *   pages on the LRU while registered; with the pin-off-LRU series
+ *   (vm.dma_pin_lru=1) the FOLL_LONGTERM pin parks them (KPF_DMA_PINNED and
+ *   KPF_DMA_PARKED, off the LRU).  A hugetlb folio is never on an LRU and
+ *   the series leaves it alone (dma_pin_longterm_folio() skips hugetlb,
+ *   like the zero page): no bit on either kernel.  After unregister both
+ *   kernels are back where they started.
+ *
  * One "# MATRIX table=uring_fixed" line per memory type.
  */
 #include <fcntl.h>
@@ -98,6 +107,65 @@ out:
 	return ok;
 }
 
+struct lru_census {
+	size_t lru, pinned, parked;
+};
+
+static int lru_census(struct pl_buf *buf, struct lru_census *c)
+{
+	size_t n[64];
+
+	memset(c, 0, sizeof(*c));
+	if (pl_lru_drain_all() ||
+	    pl_kpf_census(buf->addr, buf->len / pl_page_size, n))
+		return -EIO;
+	c->lru = n[PL_KPF_LRU];
+	c->pinned = n[PL_KPF_DMA_PINNED];
+	c->parked = n[PL_KPF_DMA_PARKED];
+	return 0;
+}
+
+/*
+ * Where the pages of a registered buffer should be: on the LRU (stock, and
+ * everywhere after unregister) or marked and parked (the series); hugetlb
+ * never on an LRU and never marked.
+ */
+static int lru_as_expected(enum pl_mem mem, size_t np, int registered,
+			   const struct lru_census *c)
+{
+	int parks = registered && pl_kernel_patched();
+
+	if (mem == PL_MEM_HUGETLB)
+		return !c->lru && !c->pinned && !c->parked;
+	return c->lru == (parks ? 0 : np) && c->pinned == (parks ? np : 0) &&
+	       c->parked == (parks ? np : 0);
+}
+
+static void lru_test(struct io_uring *ring, struct pl_buf *buf, char *where,
+		     size_t size)
+{
+	size_t np = buf->len / pl_page_size;
+	struct lru_census reg, unreg;
+	int ok, ret;
+
+	ok = !lru_census(buf, &reg);
+	ret = io_uring_unregister_buffers(ring);
+	if (ret)
+		ksft_print_msg("unregister: %s\n", strerror(-ret));
+	ok &= !ret && !lru_census(buf, &unreg);
+	ksft_print_msg("[INFO] %s registered: KPF_LRU %zu DMA_PINNED %zu PARKED %zu; unregistered: %zu %zu %zu\n",
+		       pl_mem_name(buf->mem), reg.lru, reg.pinned, reg.parked,
+		       unreg.lru, unreg.pinned, unreg.parked);
+	snprintf(where, size, "lru:%zu,parked:%zu", reg.lru, reg.parked);
+	ok &= lru_as_expected(buf->mem, np, 1, &reg) &&
+	      lru_as_expected(buf->mem, np, 0, &unreg);
+	ksft_test_result(ok, "%s: %s while registered, %s after unregister\n",
+			 pl_mem_name(buf->mem),
+			 buf->mem == PL_MEM_HUGETLB ? "off the LRU, unmarked (hugetlb)" :
+			 pl_kernel_patched() ? "parked off the LRU" : "on the LRU",
+			 buf->mem == PL_MEM_HUGETLB ? "the same" : "on the LRU");
+}
+
 static void run_mem(enum pl_mem mem)
 {
 	static const char *const fss[2] = { "ext4", "xfs" };
@@ -109,7 +177,7 @@ static void run_mem(enum pl_mem mem)
 	struct io_uring ring;
 	struct pl_buf buf;
 	struct iovec iov;
-	char result[32];
+	char result[32], where[64] = "-";
 	size_t np;
 
 	ksft_print_msg("[RUN] io_uring_register_buffers with %s\n",
@@ -117,9 +185,9 @@ static void run_mem(enum pl_mem mem)
 	ret = pl_buf_setup(&buf, mem);
 	if (ret == -EOPNOTSUPP) {
 		ksft_test_result_skip("%s: no free hugetlb pages\n", pl_mem_name(mem));
-		for (f = 0; f < 2; f++)
+		for (f = 0; f < 3; f++)
 			ksft_test_result_skip("%s %s: no free hugetlb pages\n",
-					      pl_mem_name(mem), fss[f]);
+					      pl_mem_name(mem), f < 2 ? fss[f] : "lru");
 		return;
 	}
 	ret = ret ? ret : io_uring_queue_init(4, &ring, 0);
@@ -127,9 +195,9 @@ static void run_mem(enum pl_mem mem)
 		ksft_test_result_fail("%s: setup: %s\n", pl_mem_name(mem),
 				      strerror(-ret));
 		if (!want)
-			for (f = 0; f < 2; f++)
+			for (f = 0; f < 3; f++)
 				ksft_test_result_fail("%s %s: setup\n",
-						      pl_mem_name(mem), fss[f]);
+						      pl_mem_name(mem), f < 2 ? fss[f] : "lru");
 		pl_buf_teardown(&buf);
 		return;
 	}
@@ -162,11 +230,7 @@ static void run_mem(enum pl_mem mem)
 			ksft_test_result(io_ok, "%s %s: WRITE_FIXED + READ_FIXED O_DIRECT, data verified\n",
 					 pl_mem_name(mem), fss[f]);
 		}
-		ret = io_uring_unregister_buffers(&ring);
-		if (ret) {
-			ksft_print_msg("unregister: %s\n", strerror(-ret));
-			ok = 0;
-		}
+		lru_test(&ring, &buf, where, sizeof(where));
 	}
 	c2 = pl_pins_now();
 	if (c2.acq != c1.acq || c2.rel - c0.rel != (long)np) {
@@ -175,8 +239,8 @@ static void run_mem(enum pl_mem mem)
 		ok = 0;
 	}
 	io_uring_queue_exit(&ring);
-	printf("# MATRIX table=uring_fixed memory=%s | register=%s ext4=%s xfs=%s pins_acq_rel=%ld/%ld\n",
-	       pl_mem_name(mem), result, io_res[0], io_res[1],
+	printf("# MATRIX table=uring_fixed memory=%s | register=%s ext4=%s xfs=%s registered=%s pins_acq_rel=%ld/%ld\n",
+	       pl_mem_name(mem), result, io_res[0], io_res[1], where,
 	       c2.acq - c0.acq, c2.rel - c0.rel);
 	pl_buf_teardown(&buf);
 	ksft_test_result(ok, "%s: register -> %s, pins balanced after unregister\n",
@@ -197,7 +261,7 @@ int main(void)
 		ksft_exit_fail_msg("io_uring_queue_init: %s\n", strerror(-ret));
 	io_uring_queue_exit(&ring);
 	for (mem = 0; mem < PL_MEM_COUNT; mem++)
-		planned += 1 + (expected_errno(mem) ? 0 : 2);
+		planned += 1 + (expected_errno(mem) ? 0 : 3);
 	ksft_set_plan(planned);
 	for (mem = 0; mem < PL_MEM_COUNT; mem++)
 		run_mem(mem);
