@@ -124,6 +124,59 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks,
 			 parks ? "parked off the LRU" : "on the LRU");
 }
 
+/*
+ * The multi-gen LRU switched while a folio is parked: lru_gen_change_state()
+ * moves every LRU folio to the other implementation's lists, so a parked
+ * folio misses the move and must be put back on the lists of the
+ * implementation in force at unpin time (lruvec_add_folio() decides).  Stock
+ * keeps the pinned folios on an LRU through the switch.
+ */
+static void lru_gen_flip_case(int fd, int patched, int on_at_pin)
+{
+	const char *name = on_at_pin ? "mglru -> classic" : "classic -> mglru";
+	struct census during, flipped, after;
+	long off0 = offlru(), off_after;
+	size_t np, want_on;
+	struct pl_buf buf;
+	int ok;
+	__u32 h;
+
+	if (pl_lru_gen_switch(on_at_pin) ||
+	    pl_buf_setup_pinned(&buf, PL_MEM_EXT4_SHARED, fd,
+				MOCKDMA_METHOD_PIN_FAST,
+				MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+		ksft_test_result_fail("lru_gen %s: setup\n", name);
+		pl_lru_gen_switch(0);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	ok = !pl_lru_drain_all() && !census(fd, h, buf.addr, np, &during);
+	ok &= !pl_lru_gen_switch(!on_at_pin);
+	ok &= !pl_lru_drain_all() && !census(fd, h, buf.addr, np, &flipped);
+	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
+	ok &= !pl_lru_drain_all() && !census(fd, 0, buf.addr, np, &after);
+	off_after = offlru();
+	ok &= !pl_lru_gen_switch(0);
+	pl_buf_teardown(&buf);
+
+	want_on = patched ? 0 : np;
+	ksft_print_msg("[INFO] lru_gen %s: KPF_LRU %zu, parked %zu while pinned; after the switch %zu, %zu; after unpin %zu, %zu, offlru %+ld\n",
+		       name, during.kpf_lru, during.parked, flipped.kpf_lru,
+		       flipped.parked, after.kpf_lru, after.parked,
+		       off_after - off0);
+	printf("# MATRIX table=offlru mem=%s pin=pin_longterm (lru_gen %s) | on_lru_pinned=%zu/%zu parked=%zu on_lru_after_unpin=%zu/%zu\n",
+	       pl_mem_name(PL_MEM_EXT4_SHARED), name, flipped.kpf_lru, np,
+	       flipped.parked, after.kpf_lru, np);
+	ksft_test_result(ok && during.kpf_lru == want_on &&
+			 flipped.kpf_lru == want_on &&
+			 during.parked == np - want_on &&
+			 flipped.parked == np - want_on &&
+			 after.kpf_lru == np && !after.parked &&
+			 !after.pinned && off_after == off0,
+			 "lru_gen switched %s while pinned: %s, on the LRU after unpin\n",
+			 name, patched ? "stays parked" : "stays on the LRU");
+}
+
 int main(void)
 {
 	static const enum pl_mem mems[] = {
@@ -134,7 +187,7 @@ int main(void)
 	int patched = pl_kernel_patched();
 	unsigned int m, p;
 
-	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) + 1 + patched);
+	ksft_set_plan(ARRAY_SIZE(mems) * ARRAY_SIZE(pins) + 1 + patched + 2);
 	ksft_print_msg("[INFO] kernel: %s\n",
 		       patched ? "pin-off-LRU series, vm.dma_pin_lru=1" :
 		       access(SWITCH, F_OK) ? "stock" :
@@ -143,6 +196,14 @@ int main(void)
 		for (p = 0; p < ARRAY_SIZE(pins); p++)
 			run_case(fd, mems[m], p, patched && pins[p].longterm,
 				 "");
+
+	if (access(PL_LRU_GEN, F_OK)) {
+		ksft_test_result_skip("lru_gen: no %s (CONFIG_LRU_GEN=n)\n", PL_LRU_GEN);
+		ksft_test_result_skip("lru_gen: no %s (CONFIG_LRU_GEN=n)\n", PL_LRU_GEN);
+	} else {
+		lru_gen_flip_case(fd, patched, 0);
+		lru_gen_flip_case(fd, patched, 1);
+	}
 
 	/* The runtime switch: off, a new long-term pin stays on the LRU. */
 	if (patched) {

@@ -589,6 +589,24 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 	return 0;
 }
 
+int pl_lru_gen_switch(int on)
+{
+	char val[32] = "";
+	int fd, ret = pl_write_file(PL_LRU_GEN, on ? "y" : "n");
+
+	if (ret)
+		return ret;
+	fd = open(PL_LRU_GEN, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, val, sizeof(val) - 1) > 0 ? 0 : -EIO;
+	close(fd);
+	/* a bitmask of the enabled components, 0x0000 when off */
+	if (!ret && (strtoul(val, NULL, 16) != 0) != on)
+		ret = -EIO;
+	return ret;
+}
+
 int pl_lru_drain_all(void)
 {
 	const char *dir = getenv("PINLAB_EXT4");

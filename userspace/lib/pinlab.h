@@ -177,6 +177,11 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64]);
  */
 int pl_lru_drain_all(void);
 
+/* The multi-gen LRU's switch (CONFIG_LRU_GEN; off by default on 6.1). */
+#define PL_LRU_GEN	"/sys/kernel/mm/lru_gen/enabled"
+/* Switches the multi-gen LRU on or off and checks that it took; 0 or -errno. */
+int pl_lru_gen_switch(int on);
+
 /* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
 int pl_kmsg_open(void);
 /* Kernel log records written since pl_kmsg_open() that contain @needle. */
