@@ -126,15 +126,13 @@ static int lru_census(struct pl_buf *buf, struct lru_census *c)
 }
 
 /*
- * Where the pages of a registered buffer should be: on the LRU (stock, and
- * everywhere after unregister) or marked and parked (the series); hugetlb
- * never on an LRU and never marked.
+ * Where the pages of a buffer should be: marked and parked when @parks (the
+ * series, while registered), else on the LRU; hugetlb never on an LRU and
+ * never marked.
  */
-static int lru_as_expected(enum pl_mem mem, size_t np, int registered,
+static int lru_as_expected(enum pl_mem mem, size_t np, int parks,
 			   const struct lru_census *c)
 {
-	int parks = registered && pl_kernel_patched();
-
 	if (mem == PL_MEM_HUGETLB)
 		return !c->lru && !c->pinned && !c->parked;
 	return c->lru == (parks ? 0 : np) && c->pinned == (parks ? np : 0) &&
@@ -145,8 +143,8 @@ static void lru_test(struct io_uring *ring, struct pl_buf *buf, char *where,
 		     size_t size)
 {
 	size_t np = buf->len / pl_page_size;
-	struct lru_census reg, unreg;
-	int ok, ret;
+	int ok, ret, patched = pl_kernel_patched();
+	struct lru_census reg, unreg = { 0 };
 
 	ok = !lru_census(buf, &reg);
 	ret = io_uring_unregister_buffers(ring);
@@ -157,12 +155,12 @@ static void lru_test(struct io_uring *ring, struct pl_buf *buf, char *where,
 		       pl_mem_name(buf->mem), reg.lru, reg.pinned, reg.parked,
 		       unreg.lru, unreg.pinned, unreg.parked);
 	snprintf(where, size, "lru:%zu,parked:%zu", reg.lru, reg.parked);
-	ok &= lru_as_expected(buf->mem, np, 1, &reg) &&
+	ok &= lru_as_expected(buf->mem, np, patched, &reg) &&
 	      lru_as_expected(buf->mem, np, 0, &unreg);
 	ksft_test_result(ok, "%s: %s while registered, %s after unregister\n",
 			 pl_mem_name(buf->mem),
 			 buf->mem == PL_MEM_HUGETLB ? "off the LRU, unmarked (hugetlb)" :
-			 pl_kernel_patched() ? "parked off the LRU" : "on the LRU",
+			 patched ? "parked off the LRU" : "on the LRU",
 			 buf->mem == PL_MEM_HUGETLB ? "the same" : "on the LRU");
 }
 
