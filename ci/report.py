@@ -2,27 +2,80 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn pinlab run directories into KTAP, a verdict and the results matrix.
 
-A run directory is what one VM boot left (see ci/guest/run-tests): per test
-run <id>.out (the program's KTAP), <id>.rc, <id>.dmesg, <id>.pins, plus
-console.log and setup.dmesg, and kernel.label written by the host.
-
   report.py check [--host FILE] RUN_DIR...   KTAP on stdout; exit 1 on failure
   report.py matrix RUN_DIR...                Markdown matrix on stdout
 
-Every leaf result of every program becomes one top-level KTAP line
-("<kernel>/<test>/<leaf>"), and the harness adds three checks per test run:
-its exit status, a clean kernel log, and balanced pin counters.  The last
-line is "N passed, N failed, N skipped".
+check also takes --expected-splats FILE and --allowed-skips FILE (default
+ci/expected-splats, ci/allowed-skips), for ci/test-report.py.
+
+A run directory is what one VM boot left.  The host (ci/vm.sh) writes
+kernel.label (stock, base or patched), tests.list (the test runs asked for,
+in order) and console.log; the guest (ci/guest/run-tests) writes:
+
+  uname, proc_version, build_id   the booted kernel: `uname -r`, /proc/version,
+                                  the GNU build id from /sys/kernel/notes
+                                  ("none" without one)
+  setup.status, setup.dmesg       guest setup, and the kernel log up to its end
+  between.dmesg                   the kernel log written before each program
+                                  (after the previous one), each part headed
+                                  "# pinlab: kernel log before <id>"
+  rdma.dmesg                      the kernel log of Soft-RoCE setup/teardown
+  final.dmesg                     the kernel log after the last program and
+                                  after the RDMA teardown, then the line
+                                  "# pinlab: end of the run"
+  tests/<id>.out, .rc, .dmesg     a test run's KTAP, exit status, kernel log
+  tests/<id>.pins0, .pins         pin counters before and after it
+  tests/<id>.sysctl0, .sysctl     the knobs a program may change, before/after
+  tests/<id>.restore              the knobs run-tests wrote back after it
+
+Every leaf result of every program becomes one KTAP line
+"<kernel>/<test>/<leaf>" (a leaf without a description is named by the
+harness's "#  RUN  <name> ..." line before it, else by its number).  XFAIL
+counts as a pass; TODO and XPASS as failures (the suite carries none).  A
+SKIP, of a leaf or of a whole program (exit status 4, "1..0 # SKIP", or
+ksft_exit_skip()'s closing "ok N # SKIP"), fails unless ci/allowed-skips
+allows it; an allowed one is printed "# SKIP reason" and counted skipped.
+
+Per run: "<kernel>: booted kernel matches label" (uname -r against the label),
+guest setup (with setup.dmesg), one splat check each for between.dmesg,
+rdma.dmesg (when there is one) and final.dmesg, and, when the VM did not
+finish (no end line in final.dmesg), one over the kernel lines of
+console.log.
+
+Per test run, after its leaves:
+  <test>: KTAP output well-formed   one valid plan, as many leaf results as it
+                                    plans (at least one), unique leaf names;
+                                    not checked for a program that skipped
+  <test>: exit status N             0, or 4 with a skip
+  <test>: no unexpected kernel splat   <id>.dmesg; ci/expected-splats allows
+                                    lines for that program only, and an
+                                    expected WARNING its own trace block; a
+                                    "Call Trace" outside such a block fails
+  <test>: pin counters balanced     nr_foll_pin_acquired and _released rose by
+                                    as much; mockdma pages_pinned 0 after;
+                                    nr_dma_pinned_offlru (the series' gauge,
+                                    required on "patched") back where it was
+  <test>: sysctls restored          the knobs of <id>.sysctl0 unchanged
+
+The last line is "N passed, N failed, N skipped".
 """
 import argparse
+import collections
 import os
 import re
 import sys
 
-RESULT_RE = re.compile(
-    r"^(?P<not>not )?ok (?P<num>\d+)\s*(?:-\s*)?(?P<desc>.*?)"
-    r"(?:\s+#\s*(?P<directive>SKIP|XFAIL|XPASS|TODO|skip)\b\s*(?P<reason>.*))?$")
-PLAN_RE = re.compile(r"^1\.\.(\d+)\s*$")
+# "ok N [- ]description [# DIRECTIVE reason]"; the description ends at the
+# first '#' that starts a directive (case-insensitive).
+RESULT_RE = re.compile(r"^(?P<not>not )?ok (?P<num>\d+)(?P<rest>(?:\s.*)?)$")
+DIRECTIVE_RE = re.compile(r"#\s*(?P<directive>SKIP|XFAIL|XPASS|TODO)\b(?P<reason>.*)$",
+                          re.IGNORECASE)
+PLAN_LIKE_RE = re.compile(r"^\d+\.\.")
+PLAN_RE = re.compile(r"^1\.\.(?P<n>\d+)\s*(?:#\s*(?P<skip>SKIP)\b\s*(?P<reason>.*?))?\s*$",
+                     re.IGNORECASE)
+# kselftest_harness.h: "#  RUN           fixture.variant.test ..." before
+# each test; its "ok N # SKIP reason" for a skipped test names nothing.
+HARNESS_RUN_RE = re.compile(r"^#\s+RUN\s+(\S+)\s+\.\.\.\s*$")
 
 # Kernel log lines that mean something went wrong in the kernel.  ext4's
 # warnings go through ext4_warning(), not WARN(), so "WARNING:" misses them.
@@ -31,12 +84,40 @@ SPLAT_RE = re.compile(
     r"|KASAN:|UBSAN:|Kernel panic|unreferenced object|Call Trace"
     r"|possible circular locking|possible recursive locking"
     r"|suspicious RCU usage|blocked for more than|soft lockup|hard LOCKUP"
+    r"|rcu: INFO: .*detected stall|rcu_.* self-detected stall|RCU Stall"
+    r"|invoked oom-killer|Out of memory|oom_reaper|page allocation failure"
+    r"|Bad page state|Bad page map|page dumped because"
+    r"|list_add corruption|list_del corruption|refcount_t:"
     r"|does not have buffers attached|EXT4-fs warning|EXT4-fs error"
     r"|XFS .*: (?:Corruption|Internal error|metadata I/O error)"
     r"|XFS: Assertion failed|I/O error")
+CALL_TRACE_RE = re.compile(r"Call Trace")
+WARNING_RE = re.compile(r"WARNING:")
+CUT_RE = re.compile(r"------------\[ cut here \]------------")
+END_TRACE_RE = re.compile(r"---\[ end trace [0-9a-f]+ \]---")
+# Lines run-tests writes into the dmesg files between kernel logs.
+HEADER_PREFIX = "# pinlab: "
+END_OF_RUN = HEADER_PREFIX + "end of the run"
+# console.log carries the guest's userspace output too (the programs' KTAP,
+# run-tests' progress); only the rest is kernel log.
+CONSOLE_USER_RE = re.compile(r"^(?:ok |not ok |#|TAP version|\d+\.\.\d+|pinlab-guest:"
+                             r"|pinlab-init:|pinlab:)")
 
 # How the exit status of a kselftest program reads (kselftest/runner.sh).
 KSFT_PASS, KSFT_FAIL, KSFT_SKIP, TIMEOUT = 0, 1, 4, 124
+
+# What `uname -r` of each kernel label looks like.
+LABEL_RELEASE = {
+    "stock": re.compile(r"^6\.1\.0-\d+-amd64$"),
+    "base": re.compile(r"-pinlab-base$"),
+    "patched": re.compile(r"-pinlab-patched$"),
+}
+
+# The pin counters of <id>.pins0 / <id>.pins (ci/guest/run-tests).
+ACQ, REL, OFFLRU, HELD = ("nr_foll_pin_acquired", "nr_foll_pin_released",
+                          "nr_dma_pinned_offlru", "mockdma_pages_pinned")
+
+Leaf = collections.namedtuple("Leaf", "num ok name named directive reason")
 
 
 def read(path, default=""):
@@ -47,17 +128,59 @@ def read(path, default=""):
         return default
 
 
-def expected_splats(root):
-    """ci/expected-splats: '<test> <regex>' lines; a kernel message that a
-    scenario provokes on purpose is allowed for that test only."""
-    table = {}
-    for line in read(os.path.join(root, "ci", "expected-splats")).splitlines():
+def program_of(tid):
+    """The program a test run id names ("wb_window.r3" is a REPEAT run)."""
+    return re.sub(r"\.r\d+$", "", tid)
+
+
+def config_lines(path):
+    """(line number, fields) of a '#'-commented table: program, then the rest."""
+    for n, line in enumerate(read(path).splitlines(), 1):
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        test, regex = line.split(None, 1)
-        table.setdefault(test, []).append(re.compile(regex))
+        if line and not line.startswith("#"):
+            yield n, line.split(None, 1)
+
+
+def expected_splats(path, errors):
+    """ci/expected-splats: '<program> <regex>' lines; a kernel message that a
+    scenario provokes on purpose is allowed in that program's own log."""
+    table = {}
+    for n, fields in config_lines(path):
+        try:
+            if len(fields) != 2:
+                raise ValueError("want '<program> <regex>'")
+            table.setdefault(fields[0], []).append(re.compile(fields[1]))
+        except (ValueError, re.error) as e:
+            errors.append(f"{path}:{n}: {e}")
     return table
+
+
+def allowed_skips(path, errors):
+    """ci/allowed-skips: '<program>[/<case-regex>] <reason-regex>' lines.
+    Without a case the entry allows a skip of the whole program, with one
+    a leaf whose whole name the case regex matches; the reason regex is
+    searched in the skip's reason."""
+    table = []
+    for n, fields in config_lines(path):
+        try:
+            if len(fields) != 2:
+                raise ValueError("want '<program>[/<case-regex>] <reason-regex>'")
+            prog, sep, case = fields[0].partition("/")
+            table.append((prog, re.compile(case) if sep else None, re.compile(fields[1])))
+        except (ValueError, re.error) as e:
+            errors.append(f"{path}:{n}: {e}")
+    return table
+
+
+def skip_allowed(table, prog, case, reason):
+    for e_prog, e_case, e_reason in table:
+        if e_prog != prog or (e_case is None) != (case is None):
+            continue
+        if case is not None and not e_case.fullmatch(case):
+            continue
+        if e_reason.search(reason):
+            return True
+    return False
 
 
 class Report:
@@ -99,80 +222,338 @@ def test_ids(run):
             read(os.path.join(run, "tests.list")).split())
 
 
-def parse_program(out):
-    """Leaf results and plan of one kselftest program's output."""
-    plan, leaves = None, []
-    for line in out.splitlines():
+class Program:
+    """The top-level KTAP of one kselftest program's output."""
+
+    def __init__(self, out):
+        self.plan = None          # N of the first valid "1..N"
+        self.plan_skip = None     # reason of "1..0 # SKIP reason"
+        self.problems = []        # malformed or repeated plan lines
+        self.leaves = []
+        self.bail = None
+        run_name = None
+        for line in out.splitlines():
+            line = line.rstrip()
+            m = HARNESS_RUN_RE.match(line)
+            if m:
+                run_name = m.group(1)
+                continue
+            if line.startswith("Bail out!") and self.bail is None:
+                self.bail = line
+                continue
+            if PLAN_LIKE_RE.match(line):
+                self._plan(line)
+                continue
+            m = RESULT_RE.match(line)
+            if m:
+                self.leaves.append(self._leaf(m, run_name))
+                run_name = None
+
+    def _plan(self, line):
         m = PLAN_RE.match(line)
-        if m and plan is None:
-            plan = int(m.group(1))
+        if not m or (m.group("skip") and m.group("n") != "0"):
+            self.problems.append(f"malformed plan line '{line}'")
+        elif self.plan is not None or self.plan_skip is not None:
+            self.problems.append(f"a second plan line '{line}'")
+        elif m.group("skip"):
+            self.plan = 0
+            self.plan_skip = m.group("reason") or "1..0 # SKIP"
+        else:
+            self.plan = int(m.group("n"))
+
+    @staticmethod
+    def _leaf(m, run_name):
+        rest = m.group("rest")
+        d = DIRECTIVE_RE.search(rest)
+        desc = rest[:d.start()] if d else rest
+        desc = " ".join(desc.replace("#", " ").split())
+        if desc.startswith("-"):
+            desc = desc[1:].strip()
+        directive = d.group("directive").upper() if d else None
+        reason = d.group("reason").strip() if d else ""
+        name = desc or run_name or m.group("num")
+        return Leaf(int(m.group("num")), m.group("not") is None, name, bool(desc),
+                    directive, reason)
+
+
+def whole_skip(prog, rc):
+    """The reason a program skipped as a whole, or None; ksft_exit_skip()'s
+    closing "ok N # SKIP reason" leaves prog.leaves."""
+    if prog.plan_skip is not None:
+        return prog.plan_skip
+    if rc != KSFT_SKIP:
+        return None
+    if prog.leaves:
+        last = prog.leaves[-1]
+        if last.directive == "SKIP" and not last.named:
+            prog.leaves.pop()
+            return last.reason or "ok # SKIP"
+    return "exit status 4 without a SKIP line"
+
+
+def well_formed(prog):
+    problems = list(prog.problems)
+    n = len(prog.leaves)
+    if prog.plan is None and not prog.problems:
+        problems.append("no plan line (1..N)")
+    if n == 0:
+        problems.append("no leaf results")
+    elif prog.plan is not None and prog.plan != n:
+        problems.append(f"plan 1..{prog.plan} but {n} results "
+                        f"({'more' if n > prog.plan else 'fewer'} than planned)")
+    seen = collections.defaultdict(list)
+    for leaf in prog.leaves:
+        seen[leaf.name].append(str(leaf.num))
+    for name, nums in seen.items():
+        if len(nums) > 1:
+            problems.append(f"duplicate leaf name '{name}' (results {', '.join(nums)})")
+    return problems
+
+
+def report_leaves(rep, name, prog_name, leaves, skips):
+    for leaf in leaves:
+        full = f"{name}/{leaf.name}"
+        if leaf.directive == "SKIP":
+            if skip_allowed(skips, prog_name, leaf.name, leaf.reason):
+                rep.add(True, full, "SKIP", leaf.reason)
+            else:
+                rep.add(False, full, diag=[f"SKIP not allowed by ci/allowed-skips: "
+                                           f"{leaf.reason or '(no reason)'}"])
+        elif leaf.directive == "XFAIL":
+            rep.add(True, full, "XFAIL", leaf.reason)
+        elif leaf.directive in ("TODO", "XPASS"):
+            rep.add(False, full, diag=[f"{leaf.directive} {leaf.reason}".rstrip() +
+                                       ": a failure (the suite carries none)"])
+        else:
+            rep.add(leaf.ok, full)
+
+
+def splats_in(text, allowed=()):
+    """The splat lines of a kernel log that nothing allows, each prefixed by
+    the run-tests header it follows ("before <id>: ").  A line matching an
+    allowed regex is allowed; if it is a WARNING, so is its trace block,
+    from the "cut here" line just above it through its "end trace" line.
+    A "Call Trace" line is allowed only inside such a block."""
+    lines = text.splitlines()
+    blocks = []
+    for i, line in enumerate(lines):
+        if not (WARNING_RE.search(line) and any(r.search(line) for r in allowed)):
             continue
-        m = RESULT_RE.match(line)
-        if m:
-            directive = (m.group("directive") or "").upper() or None
-            leaves.append((m.group("not") is None, m.group("desc").strip(),
-                           directive, (m.group("reason") or "").strip()))
-    return plan, leaves
-
-
-def splats_in(text, allowed):
-    found = []
-    for line in text.splitlines():
-        if SPLAT_RE.search(line) and not any(r.search(line) for r in allowed):
-            found.append(line.strip())
+        start = i
+        for j in range(i - 1, max(i - 4, -1), -1):
+            if CUT_RE.search(lines[j]):
+                start = j
+                break
+        for j in range(i + 1, len(lines)):
+            if END_TRACE_RE.search(lines[j]):
+                blocks.append((start, j))
+                break
+            if CUT_RE.search(lines[j]) or WARNING_RE.search(lines[j]):
+                break   # another splat begins: this one has no end
+    found, where = [], ""
+    for i, line in enumerate(lines):
+        if line.startswith(HEADER_PREFIX):
+            where = line[len(HEADER_PREFIX):].replace("kernel log ", "") + ": "
+            continue
+        if not SPLAT_RE.search(line):
+            continue
+        if CALL_TRACE_RE.search(line):
+            ok = any(s <= i <= e for s, e in blocks)
+        else:
+            ok = any(r.search(line) for r in allowed)
+        if not ok:
+            found.append(where + line.strip())
     return found
 
 
-def check_run(rep, run, root, allowed_table):
+def log_check(rep, run, label, fname, title, missing, extra=()):
+    """One splat check over a run-level kernel log; missing: the diagnostic
+    when the file is absent, None for no check then; extra: more problems."""
+    path = os.path.join(run, fname)
+    if not os.path.exists(path):
+        if missing is not None:
+            rep.add(False, f"{label}: {title}", diag=[f"{fname} missing: {missing}"])
+        return
+    splats = [f"{fname}: {s}" for s in splats_in(read(path))]
+    rep.add(not splats and not extra, f"{label}: {title}", diag=[*extra, *splats[:30]])
+
+
+def kernel_identity(rep, run, label):
+    release = read(os.path.join(run, "uname")).strip()
+    build_id = read(os.path.join(run, "build_id")).strip() or "missing"
+    version = read(os.path.join(run, "proc_version")).strip() or "missing"
+    diag = [f"uname -r: {release or 'missing'}", f"build id: {build_id}",
+            f"/proc/version: {version}"]
+    want = LABEL_RELEASE.get(label)
+    if want is None:
+        ok = False
+        diag.append(f"unknown kernel label '{label}' (stock, base, patched)")
+    else:
+        ok = bool(release) and bool(want.search(release))
+        if not ok:
+            diag.append(f"a {label} kernel's uname -r must match {want.pattern}")
+    rep.add(ok, f"{label}: booted kernel matches label", diag=diag)
+
+
+def counters(path):
+    """'name value' lines of a .pins or .sysctl file; None if it is missing."""
+    text = read(path, None)
+    if text is None:
+        return None
+    table = {}
+    for line in text.splitlines():
+        f = line.split(None, 1)
+        if len(f) == 2:
+            table[f[0]] = f[1].strip()
+    return table
+
+
+def pin_check(rep, name, base, label):
+    before, after = counters(base + ".pins0"), counters(base + ".pins")
+    problems, numbers = [], []
+    if before is None or after is None:
+        problems.append(f"no {os.path.basename(base)}.{'pins0' if before is None else 'pins'}")
+    before, after = before or {}, after or {}
+
+    def num(table, key):
+        v = table.get(key)
+        return int(v) if v is not None and re.fullmatch(r"-?\d+", v) else None
+
+    deltas = {}
+    for key in (ACQ, REL):
+        b, a = num(before, key), num(after, key)
+        if b is None or a is None:
+            problems.append(f"{key} missing before or after "
+                            f"({before.get(key, '-')} -> {after.get(key, '-')})")
+        else:
+            deltas[key] = a - b
+            numbers.append(f"{key} {b} -> {a} ({a - b:+d})")
+    if len(deltas) == 2 and deltas[ACQ] != deltas[REL]:
+        problems.append(f"{deltas[ACQ]} pins acquired but {deltas[REL]} released "
+                        f"during the program")
+    held = num(after, HELD)
+    numbers.append(f"mockdma pages_pinned {after.get(HELD, 'missing')}")
+    if held is None:
+        problems.append("mockdma pages_pinned missing (mockdma not loaded, or no "
+                        "/sys/kernel/debug/mockdma/stats)")
+    elif held:
+        problems.append(f"mockdma still holds {held} pages pinned")
+    b, a = num(before, OFFLRU), num(after, OFFLRU)
+    if b is not None or a is not None or label == "patched":
+        numbers.append(f"{OFFLRU} {before.get(OFFLRU, 'missing')} -> "
+                       f"{after.get(OFFLRU, 'missing')}")
+        if b is None or a is None:
+            problems.append(f"{OFFLRU} missing before or after" +
+                            (" (required on the patched kernel)" if label == "patched" else ""))
+        elif a != b:
+            problems.append(f"{OFFLRU} {b} before, {a} after: parked pages left behind"
+                            if a > b else f"{OFFLRU} {b} before, {a} after")
+    rep.add(not problems, f"{name}: pin counters balanced",
+            diag=problems + ["; ".join(numbers)] if problems else [])
+
+
+def sysctl_check(rep, name, base):
+    before, after = counters(base + ".sysctl0"), counters(base + ".sysctl")
+    tid = os.path.basename(base)
+    if before is None or after is None:
+        rep.add(False, f"{name}: sysctls restored",
+                diag=[f"no {tid}.{'sysctl0' if before is None else 'sysctl'}"])
+        return
+    restore = {}
+    for line in read(base + ".restore").splitlines():
+        f = line.split()
+        if len(f) >= 3:
+            restore[f[0]] = f
+    changed, diag = [], []
+    for key in list(before) + [k for k in after if k not in before]:
+        b, a = before.get(key, "(absent)"), after.get(key, "(absent)")
+        if b == a:
+            continue
+        changed.append(key)
+        r = restore.get(key)
+        if r and r[2] == "ok":
+            how = "run-tests restored it before the next program"
+        elif r:
+            how = (f"run-tests could not restore it (now {r[3] if len(r) > 3 else '?'}): "
+                   f"later programs ran with it changed")
+        else:
+            how = "not restored by run-tests: later programs ran with it changed"
+        diag.append(f"{key}: {b} before, {a} after; {how}")
+    if changed:
+        diag.insert(0, f"left changed by the program: {' '.join(changed)}")
+    rep.add(not changed, f"{name}: sysctls restored", diag=diag)
+
+
+def check_program(rep, run, label, tid, tables):
+    expected, skips = tables
+    base = os.path.join(run, "tests", tid)
+    name = f"{label}/{tid}"
+    prog_name = program_of(tid)
+    rc_text = read(base + ".rc").strip()
+    if not rc_text:
+        why = ("not run: guest setup failed"
+               if read(os.path.join(run, "setup.status")).strip() == "fail" else
+               "no exit status: the VM crashed, panicked or timed out here")
+        rep.add(False, f"{name}: completed", diag=[why])
+        return
+    prog = Program(read(base + ".out"))
+    rc = int(rc_text) if re.fullmatch(r"-?\d+", rc_text) else None
+    skipped = whole_skip(prog, rc)
+    report_leaves(rep, name, prog_name, prog.leaves, skips)
+    if skipped is not None:
+        if skip_allowed(skips, prog_name, None, skipped):
+            rep.add(True, name, "SKIP", skipped)
+        else:
+            rep.add(False, name, diag=[f"SKIP not allowed by ci/allowed-skips: {skipped}"])
+    else:
+        problems = well_formed(prog)
+        rep.add(not problems, f"{name}: KTAP output well-formed", diag=problems)
+    diag = []
+    if rc == TIMEOUT:
+        diag.append("timed out")
+    if prog.bail:
+        diag.append(prog.bail)
+    rep.add(rc in (KSFT_PASS, KSFT_SKIP), f"{name}: exit status {rc_text}", diag=diag)
+    if os.path.exists(base + ".dmesg"):
+        splats = splats_in(read(base + ".dmesg"), expected.get(prog_name, []))
+        rep.add(not splats, f"{name}: no unexpected kernel splat", diag=splats[:30])
+    else:
+        rep.add(False, f"{name}: no unexpected kernel splat", diag=[f"no {tid}.dmesg"])
+    pin_check(rep, name, base, label)
+    sysctl_check(rep, name, base)
+
+
+def check_run(rep, run, tables):
     label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
+    kernel_identity(rep, run, label)
     setup = read(os.path.join(run, "setup.status")).strip()
-    setup_splats = splats_in(read(os.path.join(run, "setup.dmesg")), [])
-    rep.add(setup == "ok" and not setup_splats, f"{label}: guest boots, mounts ext4+xfs, loads mockdma",
+    setup_splats = splats_in(read(os.path.join(run, "setup.dmesg")))
+    rep.add(setup == "ok" and not setup_splats,
+            f"{label}: guest boots, mounts ext4+xfs, loads mockdma",
             diag=setup_splats[:20] + ([] if setup == "ok" else
                                       [f"setup status: {setup or 'missing (VM did not get there)'}"]))
-    tdir, ids = test_ids(run)
+    _, ids = test_ids(run)
     for tid in ids:
-        base = os.path.join(tdir, tid)
-        name = f"{label}/{tid}"
-        rc_text = read(base + ".rc").strip()
-        if not rc_text:
-            rep.add(False, f"{name}: completed",
-                    diag=["no exit status: the VM crashed, panicked or timed out here",
-                          *[l for l in read(os.path.join(run, "console.log")).splitlines()
-                            if SPLAT_RE.search(l)][:20]])
-            continue
-        rc = int(rc_text)
-        out = read(base + ".out")
-        plan, leaves = parse_program(out)
-        for ok, desc, directive, reason in leaves:
-            rep.add(ok or directive == "XFAIL", f"{name}/{desc}", directive, reason)
-        missing = (plan or 0) - len(leaves)
-        if rc == KSFT_SKIP and not leaves:
-            reason = next((l for l in out.splitlines() if "SKIP" in l), "skipped")
-            rep.add(True, f"{name}", "SKIP", reason.lstrip("# ").strip())
-        else:
-            diag = []
-            if missing > 0:
-                diag.append(f"plan 1..{plan} but only {len(leaves)} results")
-            if rc == TIMEOUT:
-                diag.append("timed out")
-            ok_rc = rc in (KSFT_PASS, KSFT_SKIP) and missing <= 0
-            rep.add(ok_rc, f"{name}: exit status {rc}", diag=diag)
-        allowed = allowed_table.get(tid.split(".r")[0], [])
-        splats = splats_in(read(base + ".dmesg"), allowed)
-        rep.add(not splats, f"{name}: no unexpected kernel splat", diag=splats[:30])
-        pins = dict(l.split() for l in read(base + ".pins").splitlines() if len(l.split()) == 2)
-        acq = pins.get("nr_foll_pin_acquired")
-        rel = pins.get("nr_foll_pin_released")
-        held = pins.get("mockdma_pages_pinned", "0")
-        balanced = acq is not None and acq == rel and held == "0"
-        rep.add(balanced, f"{name}: pin counters balanced",
-                diag=[] if balanced else [f"nr_foll_pin_acquired={acq} nr_foll_pin_released={rel} "
-                                          f"mockdma pages_pinned={held}"])
+        check_program(rep, run, label, tid, tables)
+    unfinished = "the guest did not finish (crash, panic, timeout or failed setup)"
+    if ids:
+        log_check(rep, run, label, "between.dmesg", "no kernel splat between programs",
+                  unfinished)
+    log_check(rep, run, label, "rdma.dmesg", "no kernel splat in RDMA setup and teardown",
+              None)
+    finished = END_OF_RUN in read(os.path.join(run, "final.dmesg")).splitlines()
+    log_check(rep, run, label, "final.dmesg", "no kernel splat after the last program",
+              unfinished, [] if finished else [f"no '{END_OF_RUN}' line: {unfinished}"])
+    if not finished:
+        console = [line for line in read(os.path.join(run, "console.log")).splitlines()
+                   if not CONSOLE_USER_RE.match(line)]
+        splats = splats_in("\n".join(console))
+        rep.add(not splats, f"{label}: no kernel splat on the console",
+                diag=[f"console.log: {s}" for s in splats[:30]])
 
 
 def host_results(rep, path):
-    """Host-side checks (builds, checkpatch, sparse) written by ci/check.sh
+    """Host-side checks (builds, checkpatch, sparse) written by ci/pinlab.sh
     as 'ok <name>' / 'not ok <name>' lines, '# ' diagnostics before each."""
     diag = []
     for line in read(path).splitlines():
@@ -193,10 +574,14 @@ FIELD_RE = re.compile(r"(\w+)=(.*?)(?=\s+\w+=|\s*$)")
 def matrix(runs):
     """Collect '# MATRIX table=<t> key=v ... | out=v ...' lines into one
     Markdown table per <t>: rows are the key fields, and each outcome gets a
-    column per kernel, side by side ("stock: result | patched: result")."""
+    column per kernel, side by side ("stock: result | base: result |
+    patched: result"), kernels in the order the runs were given."""
     tables = {}
+    order = []
     for run in runs:
         label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
+        if label not in order:
+            order.append(label)
         tdir, ids = test_ids(run)
         for tid in ids:
             for line in read(os.path.join(tdir, tid + ".out")).splitlines():
@@ -208,51 +593,59 @@ def matrix(runs):
                 kv = FIELD_RE.findall(keys)
                 ov = FIELD_RE.findall(outs)
                 kd = dict(kv)
-                table = kd.pop("table", tid.split(".r")[0])
-                t = tables.setdefault(table, {"keys": [], "outs": [], "rows": {}, "kernels": []})
+                table = kd.pop("table", program_of(tid))
+                t = tables.setdefault(table, {"keys": [], "outs": [], "rows": {}, "kernels": set()})
                 for k, _ in kv:
                     if k != "table" and k not in t["keys"]:
                         t["keys"].append(k)
                 for k, _ in ov:
                     if k not in t["outs"]:
                         t["outs"].append(k)
-                if label not in t["kernels"]:
-                    t["kernels"].append(label)
+                t["kernels"].add(label)
                 row = tuple(kd.get(k, "") for k in t["keys"])
                 t["rows"].setdefault(row, {})[label] = dict(ov)
     out = []
     for name, t in tables.items():
+        kernels = [k for k in order if k in t["kernels"]]
         out.append(f"### {name}\n")
         head = list(t["keys"])
         for o in t["outs"]:
-            head += [f"{k}: {o}" for k in t["kernels"]]
+            head += [f"{k}: {o}" for k in kernels]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
         for row, per_kernel in t["rows"].items():
             cells = list(row)
             for o in t["outs"]:
-                cells += [per_kernel.get(k, {}).get(o, "") for k in t["kernels"]]
+                cells += [per_kernel.get(k, {}).get(o, "") for k in kernels]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 
 def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["check", "matrix"])
     ap.add_argument("--host", action="append", default=[])
+    ap.add_argument("--expected-splats", default=os.path.join(root, "ci", "expected-splats"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--allowed-skips", default=os.path.join(root, "ci", "allowed-skips"),
+                    help=argparse.SUPPRESS)
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if args.mode == "matrix":
         print(matrix(args.runs))
         return 0
     rep = Report()
     for h in args.host:
         host_results(rep, h)
-    allowed = expected_splats(root)
+    errors = []
+    tables = (expected_splats(args.expected_splats, errors),
+              allowed_skips(args.allowed_skips, errors))
+    for e in errors:
+        rep.add(False, "report: configuration line valid", diag=[e])
     for run in args.runs:
-        check_run(rep, run, root, allowed)
+        check_run(rep, run, tables)
     return rep.emit()
 
 
