@@ -1,9 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh: build the "patched" guest kernel: Debian's linux-source-6.1
-# (the tree ci/fetch-kernel.sh unpacks, $KSRC) with patches/series applied and
-# ci/kernel/pinlab-guest.config, for a PVH boot of its ELF vmlinux.
+# build-kernel.sh [patched|base]: build a guest kernel from Debian's
+# linux-source-6.1 (the tree ci/fetch-kernel.sh unpacks, $KSRC) for a PVH
+# boot of its ELF vmlinux:
+#   patched  patches/series applied; ci/kernel/pinlab-guest.config +
+#            ci/kernel/series.config (the series' own option)
+#   base     the same source and pinlab-guest.config, no series: the
+#            same-config baseline, so base vs patched is the series alone
+# The two have distinct release strings (6.1.N-pinlab-base,
+# 6.1.N-pinlab-patched): a run can tell from `uname -r` what it booted.
 #
 # patches/series is quilt's format: one patch file name per line, relative to
 # patches/, applied in order with `patch -p1 --forward --batch --fuzz=0`; '#'
@@ -11,9 +17,10 @@
 # plain Debian source with our config.  Any patch that does not apply cleanly
 # stops the build.
 #
-# The result is cached in $PINLAB_CACHE/patched/<key>/, key = sha256 of the
-# source version, the series (each patch's name and contents, in order), the
-# config fragment, this script and the compiler's version (mockdma.ko must be
+# The result is cached in $PINLAB_CACHE/<flavour>/<key>/, key = sha256 of the
+# flavour, the source version, the series (each patch's name and contents, in
+# order; none for base), the config fragments, this script and the compiler's
+# version (mockdma.ko must be
 # built with the kernel's compiler).  .done is written last; a key with .done
 # is not rebuilt.  The newest two keys are kept, older ones removed.
 #   <key>/linux/    the built tree (KDIR: make -C <key>/linux M=... works)
@@ -26,6 +33,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+flavour=${1:-patched}
+case $flavour in
+patched|base) ;;
+*) die "build-kernel.sh: unknown flavour '$flavour' (patched|base)" ;;
+esac
+
 need_pkgs build-essential gcc-12 make bc flex bison libelf-dev libssl-dev \
 	ccache kmod python3 patch
 
@@ -34,12 +47,13 @@ if [ -z "${KSRC:-}" ]; then
 fi
 [ -e "$KSRC/.done" ] || die "no unpacked linux-source in $KSRC"
 srcname=$(basename "$KSRC")
-fragment=$PINLAB_ROOT/ci/kernel/pinlab-guest.config
+fragments=("$PINLAB_ROOT/ci/kernel/pinlab-guest.config")
+[ "$flavour" = patched ] && fragments+=("$PINLAB_ROOT/ci/kernel/series.config")
 pdir=$PINLAB_ROOT/patches
 
 # The series, in order: comments and blank lines dropped.
 patches=()
-if [ -e "$pdir/series" ]; then
+if [ "$flavour" = patched ] && [ -e "$pdir/series" ]; then
 	while read -r p _; do
 		[ -n "$p" ] && patches+=("$p")
 	done < <(sed -e 's/#.*//' "$pdir/series")
@@ -49,16 +63,18 @@ for p in ${patches[@]+"${patches[@]}"}; do
 done
 
 key=$({
-	echo "$srcname"
+	echo "$flavour $srcname"
 	for p in ${patches[@]+"${patches[@]}"}; do
 		echo "patch $p $(sha256sum < "$pdir/$p" | cut -d' ' -f1)"
 	done
-	echo "config $(sha256sum < "$fragment" | cut -d' ' -f1)"
+	for f in "${fragments[@]}"; do
+		echo "config $(basename "$f") $(sha256sum < "$f" | cut -d' ' -f1)"
+	done
 	gcc --version | head -n 1
 	echo "script $(sha256sum < "$0" | cut -d' ' -f1)"
 } | sha256sum | cut -c1-16)
 
-top=$PINLAB_CACHE/patched
+top=$PINLAB_CACHE/$flavour
 dir=$top/$key
 tree=$dir/linux
 mkdir -p "$top"
@@ -69,11 +85,11 @@ flock 9
 export CCACHE_DIR=$PINLAB_CACHE/ccache CCACHE_BASEDIR=$dir CCACHE_NOHASHDIR=1
 kmake() {
 	make -C "$tree" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
-		LOCALVERSION= \
+		LOCALVERSION="-$flavour" \
 		KBUILD_BUILD_USER=pinlab KBUILD_BUILD_HOST=pinlab "$@"
 }
 
-# check_config: every option the fragment sets is set so in the final
+# check_config: every option the fragments set is set so in the final
 # .config, and every "is not set" one is unset.
 check_config() {
 	local line sym bad=0
@@ -91,8 +107,8 @@ check_config() {
 			echo "  asked $line, got: $(grep -E "^$sym=" "$tree/.config")" >&2
 			bad=1 ;;
 		esac
-	done < "$fragment"
-	[ $bad = 0 ] || die "ci/kernel/pinlab-guest.config: the options above did not survive olddefconfig (missing dependencies?)"
+	done < <(cat "${fragments[@]}")
+	[ $bad = 0 ] || die "ci/kernel/*.config: the options above did not survive olddefconfig (missing dependencies?)"
 }
 
 # Progress every 60 s while make runs (a cold build takes a quarter hour or
@@ -107,7 +123,7 @@ ticker() {
 		wait $s
 		n=$(grep -cE '^  (CC|LD|AR|AS)' "$log" 2>/dev/null || true)
 		last=$(grep -E '^  [A-Z]+' "$log" 2>/dev/null | tail -n 1 | awk '{print $2}')
-		step "building kernel $key: ${n:-0} objects so far (${last:-starting})"
+		step "building $flavour kernel $key: ${n:-0} objects so far (${last:-starting})"
 	done
 }
 
@@ -127,9 +143,13 @@ build() {
 	ccache --max-size=5G > /dev/null
 	ccache --zero-stats > /dev/null
 
-	step "configuring: tinyconfig + kvm_guest.config + pinlab-guest.config"
-	cp "$fragment" "$tree/kernel/configs/pinlab-guest.config"
-	{ kmake tinyconfig && kmake kvm_guest.config pinlab-guest.config; } \
+	local names=() f
+	for f in "${fragments[@]}"; do
+		cp "$f" "$tree/kernel/configs/"
+		names+=("$(basename "$f")")
+	done
+	step "configuring: tinyconfig + kvm_guest.config + ${names[*]}"
+	{ kmake tinyconfig && kmake kvm_guest.config "${names[@]}"; } \
 		>> "$log" 2>&1 || { tail -n 20 "$log" >&2; die "kernel config failed (see $log)"; }
 	check_config
 
@@ -153,13 +173,13 @@ build() {
 }
 
 if [ -e "$dir/.done" ]; then
-	step "patched kernel $key is cached (${#patches[@]} patches)"
+	step "$flavour kernel $key is cached (${#patches[@]} patches)"
 	touch "$dir/.done"
 else
 	t0=$(date +%s)
-	step "building patched kernel $key: $srcname + ${#patches[@]} patches"
+	step "building $flavour kernel $key: $srcname + ${#patches[@]} patches"
 	build
-	step "patched kernel $key built in $(($(date +%s) - t0)) s"
+	step "$flavour kernel $key built in $(($(date +%s) - t0)) s"
 fi
 kver=$(cat "$dir/kver")
 flock -u 9
@@ -169,7 +189,7 @@ flock -u 9
 for d in $(ls -1dt "$top"/*/.done 2>/dev/null | tail -n +3); do
 	d=${d%/.done}
 	[ "$d" = "$dir" ] && continue
-	step "removing old patched kernel $(basename "$d")"
+	step "removing old $flavour kernel $(basename "$d")"
 	rm -rf "$d"
 	rm -f "$d.lock"
 done

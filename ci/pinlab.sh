@@ -12,13 +12,15 @@
 #          and written as Markdown to results/<run>/matrix.md.
 #   shell  an interactive shell in the guest (ext4, xfs, mockdma ready).
 #
-# Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh), "patched" is
-# linux-source-6.1 + patches/series built with ci/kernel/pinlab-guest.config
-# (ci/build-kernel.sh).  check and run boot each of $KERNELS in turn; shell
-# boots $KERNEL.
+# Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
+# linux-source-6.1 built with ci/kernel/pinlab-guest.config and no series,
+# "patched" the same plus patches/series (ci/build-kernel.sh base|patched):
+# base vs patched is the series alone, stock is what users run.  check and
+# run boot each of $KERNELS in turn; shell boots $KERNEL.
 #
-# Environment: KERNELS (default "stock patched"), KERNEL (shell only, default
-# stock), TESTS (subset, by program name), REPEAT (run each N times),
+# Environment: KERNELS (default "stock base patched"), KERNEL (shell only,
+# default stock), TESTS (subset, by program name), REPEAT (run each N times),
+# MUTATE (a deliberate defect of the fixture, ci/mutations; check only),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
 # PINLAB_RESULTS (default ./results).
 set -euo pipefail
@@ -26,16 +28,21 @@ set -euo pipefail
 mode=${1:-check}
 if [ "$mode" = shell ]; then
 	kernels=${KERNEL:-stock}
-	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock or patched"
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, base or patched"
 else
-	kernels=${KERNELS:-stock patched}
+	kernels=${KERNELS:-stock base patched}
 fi
 for k in $kernels; do
 	case $k in
-	stock|patched) ;;
-	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, patched)" ;;
+	stock|base|patched) ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, base, patched)" ;;
 	esac
 done
+if [ -n "${MUTATE:-}" ]; then
+	grep -qE "^${MUTATE}[[:space:]]" "$PINLAB_ROOT/ci/mutations" ||
+		die "unknown mutation '$MUTATE' (see ci/mutations)"
+fi
+export MUTATE
 has_kernel() { case " $kernels " in *" $1 "*) return 0 ;; esac; return 1; }
 
 step "checking host packages"
@@ -83,28 +90,32 @@ host_check "userspace builds (-Wall -Wextra -Werror)" \
 	make -C "$PINLAB_ROOT/userspace" KSFT="$KSFT"
 export TEST_DIR=$PINLAB_ROOT/userspace/build
 
-# The patched kernel: built (or found in the cache) after the stock one, and
-# mockdma.ko built against it in a copy of driver/ under its run directory.
-# A kernel that does not build is a failed host check, and is not booted.
-if has_kernel patched; then
-	if pvars=$("$PINLAB_ROOT/ci/build-kernel.sh"); then
-		echo "ok patched kernel builds (ci/build-kernel.sh)" >> "$host"
+# Our own kernels (base, patched): built (or found in the cache) after the
+# stock one, and mockdma.ko built against each in a copy of driver/ under
+# its run directory.  A kernel that does not build is a failed host check,
+# and is not booted.
+declare -A KV
+for flavour in base patched; do
+	has_kernel $flavour || continue
+	if vars=$("$PINLAB_ROOT/ci/build-kernel.sh" $flavour); then
+		echo "ok $flavour kernel builds (ci/build-kernel.sh $flavour)" >> "$host"
 	else
-		echo "not ok patched kernel builds (ci/build-kernel.sh)" >> "$host"
-		[ "$mode" = shell ] && die "the patched kernel did not build"
-		kernels=${kernels//patched/}
+		echo "not ok $flavour kernel builds (ci/build-kernel.sh $flavour)" >> "$host"
+		[ "$mode" = shell ] && die "the $flavour kernel did not build"
+		kernels=$(echo " $kernels " | sed "s/ $flavour / /")
+		continue
 	fi
-fi
-if has_kernel patched; then
-	eval "$(sed 's/^/PATCHED_/' <<< "$pvars")"
-	pdrv=$out/patched/mockdma
-	mkdir -p "$out/patched"
-	cp -a "$PINLAB_ROOT/driver" "$pdrv"
-	make -s -C "$pdrv" KDIR="$PATCHED_KDIR" clean >/dev/null 2>&1 || true
-	step "building mockdma.ko against $PATCHED_KVER"
-	host_check "driver builds against the patched kernel with no warnings (W=1)" \
-		make -C "$pdrv" KDIR="$PATCHED_KDIR" W=1
-fi
+	while IFS='=' read -r var val; do
+		KV[$flavour.$var]=$val
+	done <<< "$vars"
+	drv=$out/$flavour/mockdma
+	mkdir -p "$out/$flavour"
+	cp -a "$PINLAB_ROOT/driver" "$drv"
+	make -s -C "$drv" KDIR="${KV[$flavour.KDIR]}" clean >/dev/null 2>&1 || true
+	step "building mockdma.ko against ${KV[$flavour.KVER]}"
+	host_check "driver builds against the $flavour kernel with no warnings (W=1)" \
+		make -C "$drv" KDIR="${KV[$flavour.KDIR]}" W=1
+done
 
 if [ "$mode" = check ]; then
 	step "checkpatch --strict and sparse on driver/"
@@ -112,6 +123,9 @@ if [ "$mode" = check ]; then
 		make -C "$PINLAB_ROOT/driver" KSRC="$KSRC" check
 	host_check "driver is sparse clean (C=2)" \
 		make -C "$PINLAB_ROOT/driver" KDIR="$KDIR" C=2
+	step "report.py self-test"
+	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
+		python3 "$PINLAB_ROOT/ci/test-report.py"
 fi
 
 case $mode in
@@ -126,10 +140,11 @@ export TESTS
 
 # boot LABEL MODE: one VM on that kernel, results in $out/LABEL.
 boot() {
-	if [ "$1" = patched ]; then
-		KVER=$PATCHED_KVER KIMAGE=$PATCHED_KIMAGE KMODROOT=$PATCHED_KMODROOT \
-			MOCKDMA_KO=$pdrv/mockdma.ko KLABEL=patched \
-			"$PINLAB_ROOT/ci/vm.sh" "$out/patched" "$2"
+	if [ "$1" != stock ]; then
+		KVER=${KV[$1.KVER]} KIMAGE=${KV[$1.KIMAGE]} \
+			KMODROOT=${KV[$1.KMODROOT]} \
+			MOCKDMA_KO=$out/$1/mockdma/mockdma.ko KLABEL=$1 \
+			"$PINLAB_ROOT/ci/vm.sh" "$out/$1" "$2"
 	else
 		KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" "$2"
 	fi

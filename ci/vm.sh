@@ -61,6 +61,8 @@ TEST_DIR='$TEST_DIR'
 TESTS='${TESTS:-}'
 REPEAT='${REPEAT:-1}'
 TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
+KLABEL='${KLABEL:-stock}'
+MUTATE='${MUTATE:-}'
 EOT
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4"
