@@ -5,6 +5,9 @@
  *   stats  one "name value" line per global counter; the harness checks
  *          pages_pinned is 0 after every test program
  *   fds    one "pid <tgid> handles <n> pages <n>" line per open fd
+ *   mutate_skip_write
+ *          fault injection for the mutation run (make mutate): 1 makes
+ *          every device write a no-op
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -79,6 +82,8 @@ void mockdma_debugfs_init(void)
 			    &mockdma_dbg_stats_fops);
 	debugfs_create_file("fds", 0400, mockdma_debugfs_dir, NULL,
 			    &mockdma_dbg_fds_fops);
+	debugfs_create_bool("mutate_skip_write", 0600, mockdma_debugfs_dir,
+			    &mockdma_mutate_skip_write);
 }
 
 void mockdma_debugfs_exit(void)

@@ -27,6 +27,8 @@
 
 static_assert(sizeof(struct mockdma_stamp) == MOCKDMA_STAMP_SIZE);
 
+bool mockdma_mutate_skip_write;
+
 /**
  * mockdma_dma_stamp() - the device writes stamps into one pinned page
  * @h:         handle; the caller holds a reference (and so the pages)
@@ -63,7 +65,10 @@ void mockdma_dma_stamp(struct mockdma_handle *h, unsigned long index,
 			 !IS_ALIGNED(offset | len, MOCKDMA_STAMP_SIZE)))
 		return;
 
+	if (READ_ONCE(mockdma_mutate_skip_write))
+		return;
 	page = h->pages[index];
+	WRITE_ONCE(h->wrote, true);
 	kaddr = kmap_local_page(page);
 	for (pos = offset; pos < offset + len; pos += sizeof(stamp))
 		memcpy(kaddr + pos, &stamp, sizeof(stamp));

@@ -41,7 +41,7 @@ enum mockdma_release_mode {
 	MOCKDMA_RELEASE_CLEAN,
 	/* unpin_user_pages_dirty_lock(.., true) if pinned for write */
 	MOCKDMA_RELEASE_DIRTY,
-	/* as DIRTY if the device wrote at all (dma_seq != 0), else CLEAN */
+	/* as DIRTY if the device wrote at all (@wrote), else CLEAN */
 	MOCKDMA_RELEASE_DIRTY_IF_WRITTEN,
 };
 
@@ -74,6 +74,12 @@ struct mockdma_handle {
 	 */
 	struct mm_struct *mm;
 	atomic_t dma_seq;	/* last sequence number used, 0: none */
+	/*
+	 * Set by the write itself (mockdma_dma_stamp()), not by taking a
+	 * sequence number: an injection armed and disarmed without firing
+	 * took one but wrote nothing.
+	 */
+	bool wrote;
 	int release_mode;	/* enum mockdma_release_mode */
 	/*
 	 * Serialises engine start/stop, injection arming and retirement:
@@ -86,6 +92,13 @@ struct mockdma_handle {
 	atomic_t inject_armed;	/* pages armed now */
 	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];	/* per point */
 };
+
+/*
+ * Fault injection for pinlab's mutation run (debugfs mutate_skip_write):
+ * when set, the device "writes" nothing, so every verdict that depends on
+ * a device write must turn red.  Never set outside that run.
+ */
+extern bool mockdma_mutate_skip_write;
 
 struct mockdma_file {
 	struct mutex lock;	/* protects handles, nhandles, npages */

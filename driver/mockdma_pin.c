@@ -226,6 +226,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 	h->npages = npages;
 	h->mm = mm;
 	atomic_set(&h->dma_seq, 0);
+	h->wrote = false;
 	h->release_mode = MOCKDMA_RELEASE_CLEAN;
 	mockdma_engine_handle_init(h);
 
@@ -255,7 +256,7 @@ static void mockdma_handle_release(struct kref *ref)
 		dirty = true;
 		break;
 	case MOCKDMA_RELEASE_DIRTY_IF_WRITTEN:
-		dirty = atomic_read(&h->dma_seq) != 0;
+		dirty = READ_ONCE(h->wrote);
 		break;
 	default:
 		dirty = false;
