@@ -6,11 +6,13 @@
 #   make check TESTS="pin_matrix bad_input" REPEAT=10
 #   make check KERNELS=stock        (skip building/booting the patched kernel)
 #   make shell KERNEL=patched
+#   make mutate                     (every verdict can fail: ci/mutations)
+#   make check MUTATE=skip-fsync    (one mutation, by hand)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS
 
-.PHONY: all run check shell driver userspace dkms clean
+.PHONY: all run check shell mutate driver userspace dkms clean
 
 all: driver userspace
 
@@ -22,6 +24,9 @@ check:
 
 shell:
 	bash ci/pinlab.sh shell
+
+mutate:
+	bash ci/mutate.sh
 
 # Host builds against the running kernel's headers (a real 6.1 host) or
 # KDIR=...; `make check` builds against the harness's kernels instead.

@@ -14,8 +14,9 @@
  *    and DMA_READ returns the same bytes as the mapping;
  * 3. file-backed: the CPU's writes dirtied the pages before the device
  *    wrote, so msync(MS_SYNC) writes the device's bytes too: the disk
- *    (O_DIRECT) equals the mapping, byte for byte; after a dirtying unpin,
- *    munmap and dropping the cache, read(2) returns the same bytes again.
+ *    (read from the block device) equals the mapping, byte for byte; after
+ *    a dirtying unpin, munmap, fsync and evicting the clean cache, read(2)
+ *    returns the same bytes again.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -47,20 +48,6 @@ static void expected(unsigned char *want, size_t len, __u32 h, __u32 seq)
 
 		memcpy(want + off, &s, sizeof(s));
 	}
-}
-
-static int read_disk_direct(const char *path, unsigned char *dst, size_t len)
-{
-	void *tmp;
-	int fd = open(path, O_RDONLY | O_DIRECT), ok;
-
-	if (fd < 0 || posix_memalign(&tmp, 4096, len))
-		return -1;
-	ok = pread(fd, tmp, len, 0) == (ssize_t)len;
-	memcpy(dst, tmp, len);
-	free(tmp);
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 static void run(int fd, enum pl_mem mem)
@@ -96,16 +83,15 @@ static void run(int fd, enum pl_mem mem)
 
 	if (file) {
 		ok &= !msync(buf.addr, buf.len, MS_SYNC);
-		disk_ok = !read_disk_direct(buf.path, got, buf.len) &&
+		disk_ok = !pl_disk_read(buf.fd, 0, buf.len, got, NULL) &&
 			  !memcmp(got, want, buf.len);
 	}
 	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
 	if (file) {
 		munmap(buf.map, buf.map_len);
 		buf.map = NULL;
-		ok &= !fsync(buf.fd) &&
-		      !posix_fadvise(buf.fd, 0, 0, POSIX_FADV_DONTNEED);
-		cache_ok = pread(buf.fd, got, buf.len, 0) == (ssize_t)buf.len &&
+		ok &= !pl_fsync(buf.fd) && !pl_cache_evict_clean();
+		cache_ok = !pl_cache_read(buf.fd, 0, buf.len, got) &&
 			   !memcmp(got, want, buf.len);
 	}
 	ksft_print_msg("[INFO] %s: DMA_READ %s, DMA_WRITE %s, disk %s, re-read %s\n",

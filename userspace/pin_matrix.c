@@ -110,7 +110,7 @@ static void run_case(int fd, enum pl_mem mem, int method, int longterm)
 		if (pl_mem_is_file(mem)) {
 			size_t on_disk;
 
-			if (fsync(buf.fd))
+			if (pl_fsync(buf.fd))
 				ok = 0;
 			on_disk = pl_disk_stamped(&buf, handle, seq);
 			if (pl_mem_is_private_file(mem)) {

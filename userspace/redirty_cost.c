@@ -62,44 +62,52 @@ static void run(int fd, const char *mode, int redirty)
 	size_t on_disk = 0, i, len = NPAGES * pl_page_size;
 	char path[300], *map;
 	unsigned char *page;
-	int file, ok = 1;
+	int file, ok = 1, ret;
+	size_t holes, wrote = 0;
 	__u32 h, seq[ROUNDS];
 
 	snprintf(path, sizeof(path), "%s/pinlab-redirty-%d", dir, getpid());
 	file = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (file < 0 || ftruncate(file, len) || fsync(file))
+	if (file < 0 || ftruncate(file, len) || pl_fsync(file))
 		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
 	if (map == MAP_FAILED ||
 	    pl_pin(fd, map, len, MOCKDMA_METHOD_PIN_FAST,
 		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h))
 		ksft_exit_fail_msg("map/pin: %s\n", strerror(errno));
-	ok &= !fsync(file);
+	ok &= !pl_fsync(file);
 
 	sec0 = sectors_written();
 	red0 = redirties();
 	for (i = 0; i < ROUNDS; i++) {
 		ok &= !pl_dma_write(fd, h, i * pl_page_size, pl_page_size, 0,
 				    &seq[i]);
-		ok &= !fsync(file);
+		ok &= !pl_fsync(file);
 	}
 	sec1 = sectors_written();
 	red1 = redirties();
+	/* Precondition: the device's writes are in the mapping. */
+	for (i = 0; i < ROUNDS; i++)
+		wrote += pl_count_stamped(map + i * pl_page_size, pl_page_size,
+					  h, i, seq[i]) == 1;
+	if (wrote != ROUNDS)
+		ksft_print_msg("precondition failed: %zu/%d device pages in the mapping\n",
+			       wrote, ROUNDS);
+	ok &= wrote == ROUNDS;
 
-	/* Which of the device's pages does the disk hold, still pinned? */
-	if (posix_memalign((void **)&page, 4096, pl_page_size))
+	/*
+	 * Which of the device's pages does the disk hold, still pinned?  The
+	 * file was made by ftruncate: a page never written back is a hole.
+	 */
+	page = malloc(len);
+	if (!page)
 		ksft_exit_fail_msg("out of memory\n");
-	for (i = 0; i < ROUNDS; i++) {
-		int direct = open(path, O_RDONLY | O_DIRECT);
-
-		if (direct >= 0 &&
-		    pread(direct, page, pl_page_size, i * pl_page_size) ==
-			    (ssize_t)pl_page_size)
-			on_disk += pl_count_stamped(page, pl_page_size, h, i,
-						    seq[i]) == 1;
-		if (direct >= 0)
-			close(direct);
-	}
+	ret = pl_disk_read(file, 0, len, page, &holes);
+	if (ret)
+		ksft_exit_fail_msg("oracle: disk read of %s: %s\n", path, strerror(-ret));
+	for (i = 0; i < ROUNDS; i++)
+		on_disk += pl_count_stamped(page + i * pl_page_size, pl_page_size,
+					    h, i, seq[i]) == 1;
 	free(page);
 	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
 	munmap(map, len);
@@ -122,10 +130,18 @@ static void run(int fd, const char *mode, int redirty)
 				 mode, ROUNDS);
 }
 
+/* The switch is left on, as the patched kernel boots, on every exit path. */
+static void switch_back_on(void)
+{
+	if (pl_kernel_patched() && pl_write_file(SWITCH, "1"))
+		ksft_print_msg("cannot switch %s back on\n", SWITCH);
+}
+
 int main(void)
 {
 	int fd = pl_open_or_skip();
 
+	atexit(switch_back_on);
 	if (!pl_kernel_patched()) {
 		ksft_set_plan(1);
 		run(fd, "stock", 0);

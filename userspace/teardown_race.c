@@ -94,7 +94,7 @@ static int fork_case(int fd, __u32 h, const struct pl_buf *buf, int *sees)
 
 static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 {
-	size_t np, len, i, fresh_out = 0, zero_in = 0, fresh_in = 0;
+	size_t np, len, i, fresh_out = 0, zero_in = 0, fresh_in = 0, holes;
 	struct mockdma_engine at_event, end;
 	struct mockdma_page_state st;
 	int ok = 1, sees = -1, want_sees = -1;
@@ -146,13 +146,13 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 	if (pl_mem_is_file(mem)) {
 		if (k == TRUNCATE)
 			ok &= !ftruncate(buf.fd, len);
-		ok &= !fsync(buf.fd);
+		ok &= !pl_fsync(buf.fd);
 		disk = malloc(len);
 		if (buf.map)
 			munmap(buf.map, buf.map_len);
 		buf.map = NULL;
-		ok &= disk && !posix_fadvise(buf.fd, 0, 0, POSIX_FADV_DONTNEED) &&
-		      pread(buf.fd, disk, len, 0) == (ssize_t)len;
+		/* The disk's bytes; holes (truncate, punch) read as zero. */
+		ok &= disk && !pl_disk_read(buf.fd, 0, len, disk, &holes);
 		for (i = 0; disk && i < np; i++) {
 			int in_hole = k == TRUNCATE ||
 				      (k == PUNCH_HOLE && i >= HOLE_FIRST &&

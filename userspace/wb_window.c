@@ -19,9 +19,9 @@
  *              the fsync that follows the pin: right after writeback.
  *
  * then fsync twice while still pinned (what the disk has then: "pinned"),
- * unpin, fsync, and read the disk with O_DIRECT ("final"); the page cache is
- * then dropped and read back, and must agree with the disk (nothing is still
- * pending anywhere).
+ * unpin, fsync, and read the disk from the block device ("final"); the clean
+ * page cache is then evicted (nothing written back) and the file read back,
+ * which must agree with the disk (nothing is still pending anywhere).
  *
  * Stock 6.1: a device write never dirties the page (no PTE dirty bit, no
  * ->page_mkwrite, no folio_mark_dirty()), and writeback found the pages
@@ -143,7 +143,7 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 		want_fired = 2 * np;
 		break;
 	case AFTER_WB:
-		ok &= !fsync(buf.fd);
+		ok &= !pl_fsync(buf.fd);
 		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
 		break;
 	case WB_END:
@@ -154,14 +154,16 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	default:
 		break;
 	}
-	ok &= !fsync(buf.fd);
-	ok &= !fsync(buf.fd);
+	ok &= !pl_fsync(buf.fd);
+	ok &= !pl_fsync(buf.fd);
+	/* Precondition: the device's (last) write is in every page. */
+	ok &= pl_device_wrote(&buf, h, seq);
 	ok &= !pl_disk_census(&buf, h, seq, &c_pinned);
 
 	ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_START, &fired_start);
 	ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_END, &fired_end);
 	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
-	ok &= !fsync(buf.fd);
+	ok &= !pl_fsync(buf.fd);
 	ok &= !pl_disk_census(&buf, h, seq, &c_final);
 	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
 	pl_buf_teardown(&buf);

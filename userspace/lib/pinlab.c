@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "pinlab.h"
@@ -42,7 +43,6 @@ int pl_mem_is_private_file(enum pl_mem mem)
 
 /* The byte the backing file holds before any device write. */
 static void *read_disk(struct pl_buf *buf);
-static long read_int_file(const char *path);
 
 static unsigned char original_byte(size_t off)
 {
@@ -225,9 +225,30 @@ int pl_pin(int fd, void *addr, size_t len, __u32 method, __u32 flags,
 	return ret;
 }
 
+/*
+ * Mutations (make mutate, $PINLAB_MUTATE): deliberately broken behaviour of
+ * the fixture's own side, to show which verdicts turn red without it.
+ */
+int pl_mutated(const char *name)
+{
+	const char *m = getenv("PINLAB_MUTATE");
+
+	return m && !strcmp(m, name);
+}
+
+int pl_fsync(int fd)
+{
+	if (pl_mutated("skip-fsync"))
+		return 0;
+	return fsync(fd) ? -errno : 0;
+}
+
 int pl_unpin(int fd, __u32 handle, __u32 flags)
 {
 	struct mockdma_unpin unpin = { .handle = handle, .flags = flags };
+
+	if (pl_mutated("clean-unpin"))
+		unpin.flags &= ~MOCKDMA_UNPIN_DIRTY;
 
 	return pl_ioctl(fd, MOCKDMA_IOC_UNPIN, &unpin);
 }
@@ -376,8 +397,6 @@ int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 {
 	void *data = read_disk(buf);
 
-	if (!data)
-		return -EIO;
 	pl_census(data, buf->len, handle, seq, c);
 	free(data);
 	return 0;
@@ -387,20 +406,47 @@ int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 			 struct pl_census *c)
 {
 	char *data = malloc(buf->len);
-	int ret = 0;
+	int ret;
 
 	if (buf->map)
 		munmap(buf->map, buf->map_len);
 	buf->map = NULL;
 	if (!data)
 		return -ENOMEM;
-	if (posix_fadvise(buf->fd, 0, 0, POSIX_FADV_DONTNEED) ||
-	    pread(buf->fd, data, buf->len, 0) != (ssize_t)buf->len)
-		ret = -EIO;
-	else
+	/* Evict without writing back: what survives is what the kernel kept. */
+	ret = pl_cache_evict_clean();
+	if (!ret)
+		ret = pl_cache_read(buf->fd, 0, buf->len, data);
+	if (!ret)
 		pl_census(data, buf->len, handle, seq, c);
 	free(data);
 	return ret;
+}
+
+int pl_device_wrote(struct pl_buf *buf, __u32 handle, __u32 seq)
+{
+	size_t np = buf->len / pl_page_size, n;
+
+	if (!buf->addr) {
+		ksft_print_msg("precondition: buffer unmapped\n");
+		return 0;
+	}
+	n = pl_count_stamped(buf->addr, buf->len, handle, 0, seq);
+	if (n != np)
+		ksft_print_msg("precondition failed: the mapping holds the device's write (handle %u seq %u) in %zu/%zu pages\n",
+			       handle, seq, n, np);
+	return n == np;
+}
+
+int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+		    struct pl_census *c)
+{
+	if (!buf->addr) {
+		ksft_print_msg("oracle: cache census of an unmapped buffer\n");
+		return -EFAULT;
+	}
+	pl_census(buf->addr, buf->len, handle, seq, c);
+	return 0;
 }
 
 int pl_write_file(const char *path, const char *val)
@@ -415,9 +461,41 @@ int pl_write_file(const char *path, const char *val)
 	return ret;
 }
 
+/*
+ * From the release string, which no test can change (a sysctl can be
+ * flipped by a test and left so): ci/build-kernel.sh names its builds
+ * 6.1.N-pinlab-base and 6.1.N-pinlab-patched; anything else is a stock
+ * (distribution) kernel.
+ */
+enum pl_kernel pl_kernel(void)
+{
+	static const char *const names[] = { "stock", "base", "patched" };
+	static int kernel = -1;
+	struct utsname u;
+	const char *env;
+	size_t n;
+
+	if (kernel >= 0)
+		return kernel;
+	if (uname(&u))
+		ksft_exit_fail_msg("uname: %s\n", strerror(errno));
+	n = strlen(u.release);
+	kernel = PL_KERNEL_STOCK;
+	if (n > 13 && !strcmp(u.release + n - 13, "-pinlab-base"))
+		kernel = PL_KERNEL_BASE;
+	else if (n > 16 && !strcmp(u.release + n - 16, "-pinlab-patched"))
+		kernel = PL_KERNEL_PATCHED;
+	/* The harness says which kernel it meant to boot: they must agree. */
+	env = getenv("PINLAB_KERNEL");
+	if (env && strcmp(env, names[kernel]))
+		ksft_exit_fail_msg("booted %s (%s) but the harness expected %s\n",
+				   u.release, names[kernel], env);
+	return kernel;
+}
+
 int pl_kernel_patched(void)
 {
-	return read_int_file("/proc/sys/vm/dma_pin_lru") == 1;
+	return pl_kernel() == PL_KERNEL_PATCHED;
 }
 
 void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq)
@@ -452,31 +530,30 @@ size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
 	return pages;
 }
 
-/* The file's bytes as the disk has them: O_DIRECT bypasses the page cache. */
+/*
+ * The file's bytes as the block device has them (pl_disk_read()).  An
+ * oracle error ends the program as failed: a verdict that cannot read the
+ * disk must not read as "nothing stamped" or "original".
+ */
 static void *read_disk(struct pl_buf *buf)
 {
-	void *data;
-	int fd = open(buf->path, O_RDONLY | O_DIRECT);
+	void *data = malloc(buf->len);
+	int ret;
 
-	if (fd < 0)
-		return NULL;
-	if (posix_memalign(&data, 4096, buf->len) ||
-	    pread(fd, data, buf->len, 0) != (ssize_t)buf->len) {
-		close(fd);
-		return NULL;
-	}
-	close(fd);
+	if (!data)
+		ksft_exit_fail_msg("oracle: out of memory\n");
+	ret = pl_disk_read(buf->fd, 0, buf->len, data, NULL);
+	if (ret)
+		ksft_exit_fail_msg("oracle: disk read of %s: %s\n", buf->path,
+				   strerror(-ret));
 	return data;
 }
 
 size_t pl_disk_stamped(struct pl_buf *buf, __u32 handle, __u32 seq)
 {
 	void *data = read_disk(buf);
-	size_t n;
+	size_t n = pl_count_stamped(data, buf->len, handle, 0, seq);
 
-	if (!data)
-		return 0;
-	n = pl_count_stamped(data, buf->len, handle, 0, seq);
 	free(data);
 	return n;
 }
@@ -485,9 +562,9 @@ int pl_disk_is_original(struct pl_buf *buf)
 {
 	unsigned char *data = read_disk(buf);
 	size_t off;
-	int same = !!data;
+	int same = 1;
 
-	for (off = 0; data && off < buf->len; off++)
+	for (off = 0; off < buf->len; off++)
 		if (data[off] != original_byte(off)) {
 			same = 0;
 			break;
@@ -511,20 +588,6 @@ static long read_keyed(const char *path, const char *name)
 		}
 	fclose(f);
 	return -1;
-}
-
-/* The integer a one-value file holds; -1 if absent or unreadable. */
-static long read_int_file(const char *path)
-{
-	long val = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
 }
 
 static __u64 kpageflags_word(int fd, __u64 pfn)
@@ -574,15 +637,15 @@ __u64 pl_kpageflags(__u64 pfn)
 int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 {
 	size_t i;
-	int b;
+	int b, ret;
 
 	memset(counts, 0, 64 * sizeof(counts[0]));
 	for (i = 0; i < np; i++) {
-		__u64 pfn = pl_pagemap_pfn((const char *)addr + i * pl_page_size);
-		__u64 f = pfn ? pl_kpageflags(pfn) : ~0ULL;
+		__u64 f;
 
-		if (f == ~0ULL)
-			return -EIO;
+		ret = pl_page_flags((const char *)addr + i * pl_page_size, &f);
+		if (ret)
+			return ret;
 		for (b = 0; b < 64; b++)
 			counts[b] += (f >> b) & 1;
 	}

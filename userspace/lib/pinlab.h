@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest.h"
+#include "pl_oracle.h"
 #include "uapi/mockdma.h"
 
 extern size_t pl_page_size;
@@ -71,7 +72,17 @@ int pl_buf_setup_pinned(struct pl_buf *buf, enum pl_mem mem, int fd,
 int pl_open_or_skip(void);
 int pl_pin(int fd, void *addr, size_t len, __u32 method, __u32 flags,
 	   __u32 *handle);
+/* UNPIN; MUTATE=clean-unpin drops MOCKDMA_UNPIN_DIRTY from @flags. */
 int pl_unpin(int fd, __u32 handle, __u32 flags);
+/* fsync(2), 0 or -errno; MUTATE=skip-fsync makes it a no-op. */
+int pl_fsync(int fd);
+/* 1 if $PINLAB_MUTATE names @name (see ci/mutations). */
+int pl_mutated(const char *name);
+/*
+ * The precondition of every data verdict: the whole mapping holds the
+ * device's write (handle, page, seq) now.  1 or 0 (with a diagnostic).
+ */
+int pl_device_wrote(struct pl_buf *buf, __u32 handle, __u32 seq);
 int pl_dma_write(int fd, __u32 handle, __u64 off, __u64 len, __u32 flags,
 		 __u32 *seq);
 int pl_dma_read(int fd, __u32 handle, __u64 off, __u64 len, void *dst);
@@ -87,7 +98,10 @@ void pl_fill_stamps(void *buf, size_t len, __u32 tag, __u32 seq);
 /* Pages of buf (from page 0 of the pin) fully stamped with handle/seq. */
 size_t pl_count_stamped(const void *buf, size_t len, __u32 handle,
 			__u32 first_page, __u32 seq);
-/* The same for the file's bytes on disk, read with O_DIRECT. */
+/*
+ * The same for the file's bytes on disk (the oracle's block-device read,
+ * pl_disk_read()).  A disk that cannot be read ends the program as failed.
+ */
 size_t pl_disk_stamped(struct pl_buf *buf, __u32 handle, __u32 seq);
 /* The file on disk still holds the pattern pl_buf_setup() wrote. */
 int pl_disk_is_original(struct pl_buf *buf);
@@ -123,20 +137,29 @@ struct pl_census {
 
 void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
 	       struct pl_census *c);
-/* Census of the file's bytes on disk (O_DIRECT); -errno if unreadable. */
+/* Census of the file's bytes on disk (block device); fails the program if unreadable. */
 int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 		   struct pl_census *c);
+/* Census of what the buffer's mapping holds now (the device's view); 0 or -errno. */
+int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
+		    struct pl_census *c);
 /*
- * Unmaps buf, drops its clean page cache (POSIX_FADV_DONTNEED) and takes the
- * census of what read(2) returns then: what the kernel kept.
+ * Unmaps buf, evicts the clean page cache without writing anything back
+ * (pl_cache_evict_clean()) and takes the census of what read(2) returns
+ * then: what the kernel kept.
  */
 int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 			 struct pl_census *c);
 
 /*
- * 1 when running on a kernel with pinlab's pin-off-LRU series and its
- * vm.dma_pin_lru switch on; the tests' expectations are keyed by this.
+ * Which kernel this is, from its release string (never from a sysctl a test
+ * can flip): stock (Debian's), base (our build without the series), patched
+ * (our build with it).  Fails the program if $PINLAB_KERNEL, set by the
+ * harness from the label it booted, disagrees.
  */
+enum pl_kernel { PL_KERNEL_STOCK, PL_KERNEL_BASE, PL_KERNEL_PATCHED };
+enum pl_kernel pl_kernel(void);
+/* pl_kernel() == PL_KERNEL_PATCHED: the tests' expectations are keyed by this. */
 int pl_kernel_patched(void);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
