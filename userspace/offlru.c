@@ -207,10 +207,10 @@ int main(void)
 
 	/* The runtime switch: off, a new long-term pin stays on the LRU. */
 	if (patched) {
-		int ok = !pl_write_file(SWITCH, "0");
+		int ok = !pl_series_switch(0);
 
 		run_case(fd, PL_MEM_EXT4_SHARED, 0, 0, " (switch off)");
-		ok &= !pl_write_file(SWITCH, "1");
+		ok &= !pl_series_switch(1);
 		ksft_test_result(ok, "vm.dma_pin_lru=0 switches parking off in the same boot\n");
 	} else {
 		ksft_test_result(access(SWITCH, F_OK) && errno == ENOENT,

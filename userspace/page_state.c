@@ -18,27 +18,6 @@
 
 #define LT_W (MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)
 
-static int kpageflags_fd;
-
-static int large_mem;
-static __u64 head_pfn;
-
-/*
- * kpageflags reports each page's own flags word: LRU, dirty and friends
- * live on the head page of a large folio (fs/proc/page.c), so the pins
- * of a THP or hugetlb folio are checked against the head's flags.
- */
-static __u64 kflags(__u64 pfn)
-{
-	if (large_mem)
-		pfn = head_pfn;
-	__u64 f = 0;
-
-	if (pread(kpageflags_fd, &f, 8, pfn * 8) != 8)
-		return ~0ULL;
-	return f;
-}
-
 struct flag_pair { __u32 query; int kpf; int racy; };
 
 static const struct flag_pair pairs[] = {
@@ -57,24 +36,29 @@ static void check_mem(int fd, enum pl_mem mem)
 	struct pl_buf buf;
 	size_t np, i, p, mismatches = 0, lru = 0, dirty = 0, lru_after = 0;
 	__u32 h;
-	int ok = 1;
+	int ok = 1, large;
+	__u64 *kfs;
 
 	if (pl_buf_setup(&buf, mem)) {
 		ksft_test_result_fail("%s: setup\n", pl_mem_name(mem));
 		return;
 	}
 	np = buf.len / pl_page_size;
-	large_mem = mem == PL_MEM_THP || mem == PL_MEM_HUGETLB;
-	head_pfn = pl_pagemap_pfn(buf.addr);
+	large = mem == PL_MEM_THP || mem == PL_MEM_HUGETLB;
 	a = calloc(np, sizeof(*a));
 	b = calloc(np, sizeof(*b));
 	c = calloc(np, sizeof(*c));
-	ok = a && b && c &&
+	kfs = calloc(np, sizeof(*kfs));
+	ok = a && b && c && kfs &&
 	     !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h) &&
 	     !pl_query(fd, h, 0, np, a);
 	for (i = 0; ok && i < np; i++) {
-		__u64 pfn = pl_pagemap_pfn(buf.addr + i * pl_page_size);
-		__u64 kf = kflags(pfn);
+		__u64 pfn = 0, kf = ~0ULL;
+
+		if (pl_page_pfn(buf.addr + i * pl_page_size, &pfn) ||
+		    pl_page_flags(buf.addr + i * pl_page_size, &kf))
+			ok = 0;
+		kfs[i] = kf;
 
 		if (i == np - 1 && pl_query(fd, h, 0, np, b))
 			ok = 0;
@@ -108,17 +92,21 @@ static void check_mem(int fd, enum pl_mem mem)
 			if (pairs[p].racy &&
 			    !((a[i].flags ^ b[i].flags) & pairs[p].query) &&
 			    !!(a[i].flags & pairs[p].query) !=
-			    !!(kflags(a[i].pfn) & (1ULL << pairs[p].kpf)) &&
+			    !!(kfs[i] & (1ULL << pairs[p].kpf)) &&
 			    !!(b[i].flags & pairs[p].query) !=
-			    !!(kflags(a[i].pfn) & (1ULL << pairs[p].kpf))) {
+			    !!(kfs[i] & (1ULL << pairs[p].kpf))) {
 				ksft_print_msg("page %zu: flag %#x differs\n",
 					       i, pairs[p].query);
 				mismatches++;
 			}
 	if (ok)
 		ok &= !pl_unpin(fd, h, 0);
-	for (i = 0; ok && i < np; i++)
-		lru_after += !!(kflags(a[i].pfn) & (1ULL << KPF_LRU));
+	for (i = 0; ok && i < np; i++) {
+		__u64 f;
+
+		ok &= !pl_page_flags(buf.addr + i * pl_page_size, &f);
+		lru_after += ok && (f & (1ULL << KPF_LRU));
+	}
 	/*
 	 * A second pin counts exactly its own references, so the first is
 	 * gone: one per order-0 page; a large folio's pincount gets one per
@@ -128,7 +116,7 @@ static void check_mem(int fd, enum pl_mem mem)
 	if (ok) {
 		ok &= !pl_query(fd, h, 0, np, c);
 		for (i = 0; ok && i < np; i++)
-			if (c[i].pincount != (large_mem ? np : 1)) {
+			if (c[i].pincount != (large ? np : 1)) {
 				ksft_print_msg("page %zu: pincount %u after re-pin\n",
 					       i, c[i].pincount);
 				mismatches++;
@@ -141,6 +129,7 @@ static void check_mem(int fd, enum pl_mem mem)
 	free(a);
 	free(b);
 	free(c);
+	free(kfs);
 	pl_buf_teardown(&buf);
 	ksft_test_result(ok && !mismatches,
 			 "%s: QUERY matches pagemap+kpageflags, pin visible then released\n",
@@ -156,9 +145,6 @@ int main(void)
 	};
 	size_t i;
 
-	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
-	if (access("/proc/self/pagemap", R_OK) || kpageflags_fd < 0)
-		ksft_exit_skip("no /proc/self/pagemap or /proc/kpageflags\n");
 	ksft_set_plan(ARRAY_SIZE(mems));
 	for (i = 0; i < ARRAY_SIZE(mems); i++)
 		check_mem(fd, mems[i]);

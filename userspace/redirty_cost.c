@@ -130,28 +130,20 @@ static void run(int fd, const char *mode, int redirty)
 				 mode, ROUNDS);
 }
 
-/* The switch is left on, as the patched kernel boots, on every exit path. */
-static void switch_back_on(void)
-{
-	if (pl_kernel_patched() && pl_write_file(SWITCH, "1"))
-		ksft_print_msg("cannot switch %s back on\n", SWITCH);
-}
-
 int main(void)
 {
 	int fd = pl_open_or_skip();
 
-	atexit(switch_back_on);
 	if (!pl_kernel_patched()) {
 		ksft_set_plan(1);
 		run(fd, "stock", 0);
 	} else {
 		ksft_set_plan(2);
 		/* The same boot, the series switched off for new pins. */
-		if (pl_write_file(SWITCH, "0"))
+		if (pl_series_switch(0))
 			ksft_exit_fail_msg("cannot switch %s off\n", SWITCH);
 		run(fd, "dma_pin_lru=0", 0);
-		if (pl_write_file(SWITCH, "1"))
+		if (pl_series_switch(1))
 			ksft_exit_fail_msg("cannot switch %s on\n", SWITCH);
 		run(fd, "dma_pin_lru=1", 1);
 	}

@@ -481,9 +481,11 @@ enum pl_kernel pl_kernel(void)
 		ksft_exit_fail_msg("uname: %s\n", strerror(errno));
 	n = strlen(u.release);
 	kernel = PL_KERNEL_STOCK;
-	if (n > 13 && !strcmp(u.release + n - 13, "-pinlab-base"))
+	if (n > strlen("-pinlab-base") &&
+	    !strcmp(u.release + n - strlen("-pinlab-base"), "-pinlab-base"))
 		kernel = PL_KERNEL_BASE;
-	else if (n > 16 && !strcmp(u.release + n - 16, "-pinlab-patched"))
+	else if (n > strlen("-pinlab-patched") &&
+		 !strcmp(u.release + n - strlen("-pinlab-patched"), "-pinlab-patched"))
 		kernel = PL_KERNEL_PATCHED;
 	/* The harness says which kernel it meant to boot: they must agree. */
 	env = getenv("PINLAB_KERNEL");
@@ -652,10 +654,37 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 	return 0;
 }
 
+/* Both switches boot off (lru_gen) and on (dma_pin_lru); put them back so. */
+static void lru_gen_back_off(void)
+{
+	if (pl_write_file(PL_LRU_GEN, "n"))
+		ksft_print_msg("cannot switch %s back off\n", PL_LRU_GEN);
+}
+
+static void series_back_on(void)
+{
+	if (pl_write_file(PL_SERIES_SWITCH, "1"))
+		ksft_print_msg("cannot switch %s back on\n", PL_SERIES_SWITCH);
+}
+
+int pl_series_switch(int on)
+{
+	static int registered;
+
+	if (!registered++)
+		atexit(series_back_on);
+	return pl_write_file(PL_SERIES_SWITCH, on ? "1" : "0");
+}
+
 int pl_lru_gen_switch(int on)
 {
+	static int registered;
 	char val[32] = "";
-	int fd, ret = pl_write_file(PL_LRU_GEN, on ? "y" : "n");
+	int fd, ret;
+
+	if (!registered++)
+		atexit(lru_gen_back_off);
+	ret = pl_write_file(PL_LRU_GEN, on ? "y" : "n");
 
 	if (ret)
 		return ret;

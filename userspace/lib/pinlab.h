@@ -202,8 +202,14 @@ int pl_lru_drain_all(void);
 
 /* The multi-gen LRU's switch (CONFIG_LRU_GEN; off by default on 6.1). */
 #define PL_LRU_GEN	"/sys/kernel/mm/lru_gen/enabled"
-/* Switches the multi-gen LRU on or off and checks that it took; 0 or -errno. */
+/*
+ * Switches the multi-gen LRU on or off and checks that it took; 0 or -errno.
+ * Switched back off (its boot state) when the program exits.
+ */
 int pl_lru_gen_switch(int on);
+/* The series' switch (patched kernel only); back on (its boot state) at exit. */
+#define PL_SERIES_SWITCH	"/proc/sys/vm/dma_pin_lru"
+int pl_series_switch(int on);
 
 /* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
 int pl_kmsg_open(void);

@@ -232,46 +232,13 @@ int pl_rdma_rw(struct pl_rdma *r, enum ibv_wr_opcode op, struct ibv_mr *lmr,
 	return 0;
 }
 
-static __u64 kpf(int fd, __u64 pfn)
-{
-	__u64 f = 0;
-
-	if (pread(fd, &f, 8, pfn * 8) != 8)
-		return 0;
-	return f;
-}
-
 long pl_pages_on_lru(const void *addr, size_t npages)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY);
-	int kf = open("/proc/kpageflags", O_RDONLY);
-	long on = 0;
-	size_t i;
+	size_t counts[64];
 
-	if (pm < 0 || kf < 0) {
-		on = -1;
-		goto out;
-	}
-	for (i = 0; i < npages; i++) {
-		__u64 ent = 0, pfn, f;
-		int back;
-
-		if (pread(pm, &ent, 8, ((unsigned long)addr / pl_page_size + i) * 8) != 8 ||
-		    !(ent & (1ULL << 63)))
-			continue;
-		pfn = ent & ((1ULL << 55) - 1);
-		f = kpf(kf, pfn);
-		/* PG_lru lives on the head page of a large folio. */
-		for (back = 0; (f & (1ULL << KPF_COMPOUND_TAIL)) && back < 512; back++)
-			f = kpf(kf, --pfn);
-		on += !!(f & (1ULL << KPF_LRU));
-	}
-out:
-	if (pm >= 0)
-		close(pm);
-	if (kf >= 0)
-		close(kf);
-	return on;
+	if (pl_kpf_census(addr, npages, counts))
+		return -1;
+	return counts[PL_KPF_LRU];
 }
 
 const char *pl_lru_word(long n, size_t npages)

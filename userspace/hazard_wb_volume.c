@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hazard_wb_volume (H4): how much a write pin makes the kernel write.
+ * Leon Romanovsky's objection in the 2018 thread: keep pinned pages dirty
+ * to make fsync see the device, and writeback runs non-stop.
+ *
+ * Per case, on ext4: a MAP_SHARED file of S bytes, long-term pinned for
+ * write, cleaned by fsync; the device writes one 4 KiB page; then the
+ * block device's written sectors (/sys/dev/block/M:m/stat) are counted
+ * over W = 5 s of idleness and over one fsync.  The writeback knobs are
+ * set for the run so that W spans several expiry intervals:
+ * dirty_expire_centisecs 100, dirty_writeback_centisecs 50,
+ * dirty_background_bytes 64 MiB, dirty_bytes 512 MiB (all restored).
+ * S = 16 MiB is below the background threshold, S = 128 MiB above it.
+ *
+ * Expected, stock and base: the device's write dirties nothing (no PTE
+ * dirty bit, no folio_mark_dirty()), so idle writes at most 1 MiB (the
+ * journal and metadata, if anything) and so does the fsync.
+ * Patched (v1 series): patch 6 dirties a write-pinned folio found clean
+ * at pin time and re-dirties it at every writeback end; the inode is
+ * requeued with its old dirtied_when, so every kupdate pass (each
+ * dirty_writeback interval) finds it expired again and the range is
+ * rewritten at least once in W below the background threshold (measured
+ * 64 and 280 MiB in 5 s for 16 MiB: the count varies) and non-stop above
+ * it, more than (W / expiry + 1) x S in W, a STORM (measured 1.8 and 2.7 GB
+ * in 5 s for 128 MiB).  The fsync writes at least the whole
+ * range for the device's 4 KiB.  These are the v1 defects of issue 12
+ * (finding 2) asserted as they are, so that v2 must change them.
+ */
+#include <fcntl.h>
+#include <time.h>
+
+#include "lib/pinlab.h"
+
+#define MIB		(1UL << 20)
+#define WINDOW_S	5
+#define EXPIRE_S	1
+#define SLACK		MIB	/* journal and metadata */
+#define BG_BYTES	(64 * MIB)	/* dirty_background_bytes below */
+
+/* The knobs this program sets, and the ratio partner of each bytes knob. */
+static const struct knob {
+	const char *path, *val, *partner;
+} knobs[] = {
+	{ "/proc/sys/vm/dirty_expire_centisecs", "100", NULL },
+	{ "/proc/sys/vm/dirty_writeback_centisecs", "50", NULL },
+	{ "/proc/sys/vm/dirty_background_bytes", "67108864",
+	  "/proc/sys/vm/dirty_background_ratio" },
+	{ "/proc/sys/vm/dirty_bytes", "536870912", "/proc/sys/vm/dirty_ratio" },
+};
+#define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
+static char saved[NKNOBS][32], saved_partner[NKNOBS][32];
+static int knobs_set;
+
+static void read_knob(const char *path, char *val, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(val, size, f))
+		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
+	val[strcspn(val, "\n")] = 0;
+	fclose(f);
+}
+
+/*
+ * On every exit path.  A *_bytes knob and its *_ratio partner zero each
+ * other: when the bytes knob was 0 (the boot default), writing the saved
+ * ratio back restores both.
+ */
+static void restore_knobs(void)
+{
+	size_t i;
+
+	if (!knobs_set)
+		return;
+	for (i = 0; i < NKNOBS; i++) {
+		const char *path = knobs[i].path, *val = saved[i];
+
+		if (knobs[i].partner && !strcmp(val, "0")) {
+			path = knobs[i].partner;
+			val = saved_partner[i];
+		}
+		if (pl_write_file(path, val))
+			ksft_print_msg("cannot restore %s to %s\n", path, val);
+	}
+	knobs_set = 0;
+}
+
+static void set_knobs(void)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++) {
+		read_knob(knobs[i].path, saved[i], sizeof(saved[i]));
+		if (knobs[i].partner)
+			read_knob(knobs[i].partner, saved_partner[i],
+				  sizeof(saved_partner[i]));
+	}
+	knobs_set = 1;
+	atexit(restore_knobs);
+	for (i = 0; i < NKNOBS; i++)
+		if (pl_write_file(knobs[i].path, knobs[i].val))
+			ksft_exit_fail_msg("cannot set %s\n", knobs[i].path);
+}
+
+static unsigned long long written_bytes(int fd)
+{
+	struct pl_disk_io io;
+
+	if (pl_disk_io(fd, &io))
+		ksft_exit_fail_msg("block device counters unreadable\n");
+	return io.write_sectors * 512;
+}
+
+static void run_case(int mfd, size_t size)
+{
+	unsigned long long w0, w1, w2, idle, at_fsync, lo, hi, fsync_lo, fsync_hi;
+	int series = pl_kernel_patched(), ok;
+	const char *verdict;
+	struct pl_buf buf;
+	__u32 h, seq = 0;
+
+	if (pl_buf_setup_len(&buf, PL_MEM_EXT4_SHARED, size) ||
+	    pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST,
+		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+		ksft_test_result_fail("%zu MiB: set-up\n", size / MIB);
+		pl_buf_teardown(&buf);
+		return;
+	}
+	ok = !pl_fsync(buf.fd) &&
+	     !pl_dma_write(mfd, h, 0, pl_page_size, 0, &seq) &&
+	     pl_count_stamped(buf.addr, pl_page_size, h, 0, seq) == 1;
+	w0 = written_bytes(buf.fd);
+	sleep(WINDOW_S);
+	w1 = written_bytes(buf.fd);
+	ok &= !pl_fsync(buf.fd);
+	w2 = written_bytes(buf.fd);
+	ok &= !pl_unpin(mfd, h, MOCKDMA_UNPIN_DIRTY);
+	pl_buf_teardown(&buf);
+	idle = w1 - w0;
+	at_fsync = w2 - w1;
+
+	if (!series) {
+		lo = 0;
+		hi = SLACK;
+		fsync_lo = 0;
+		fsync_hi = SLACK;
+	} else {
+		/*
+		 * v1: the re-dirtied range is always dirty and always expired,
+		 * so kupdate writeback rewrites it at least once in W (expiry
+		 * 1 s); above the background threshold background writeback
+		 * never stops: more than one rewrite per expiry interval.  The
+		 * fsync writes at least the whole range for a 4 KiB device
+		 * write (the flusher runs beside it: no upper bound holds).
+		 */
+		lo = size > BG_BYTES ? (WINDOW_S / EXPIRE_S + 1) * size + 1 : size;
+		hi = ~0ULL;
+		fsync_lo = size;
+		fsync_hi = ~0ULL;
+	}
+	verdict = idle > (WINDOW_S / EXPIRE_S) * size ? "STORM" :
+		  idle > SLACK ? "REWRITES" : "OK";
+	ksft_print_msg("[INFO] %zu MiB write pin, device idle: %llu KiB written in %d s, %llu KiB by one fsync (%s)\n",
+		       size / MIB, idle >> 10, WINDOW_S, at_fsync >> 10, verdict);
+	printf("# MATRIX table=hazards id=H4 hazard=writeback-volume case=idle-%zuMiB | outcome=%s (%llu MiB in %d s, %llu MiB per fsync)\n",
+	       size / MIB, verdict, idle / MIB, WINDOW_S, at_fsync / MIB);
+	ksft_test_result(ok && idle >= lo && idle <= hi && at_fsync >= fsync_lo &&
+			 at_fsync <= fsync_hi,
+			 "%zu MiB idle write pin: writeback volume as this kernel does it\n",
+			 size / MIB);
+}
+
+int main(void)
+{
+	int fd = pl_open_or_skip();
+
+	ksft_set_plan(2);
+	set_knobs();
+	run_case(fd, 16 * MIB);
+	run_case(fd, 128 * MIB);
+	restore_knobs();
+	close(fd);
+	ksft_finished();
+}
