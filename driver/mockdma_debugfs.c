@@ -5,6 +5,10 @@
  *   stats  one "name value" line per global counter; the harness checks
  *          pages_pinned is 0 after every test program
  *   fds    one "pid <tgid> handles <n> pages <n>" line per open fd
+ *   inject_fail_register
+ *          fault injection: the next kprobe registration fails inside
+ *          register_kprobe() (a blacklisted symbol, mockdma_inject.c), to
+ *          test the retry
  *   mutate_skip_write
  *          fault injection for the mutation run (make mutate): 1 makes
  *          every device write a no-op
@@ -46,6 +50,7 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "engine_passes_total %lld\n",
 		   atomic64_read(&s->engine_passes_total));
 	seq_printf(m, "inject_armed %lld\n", atomic64_read(&s->inject_armed));
+	seq_printf(m, "inject_probes_live %u\n", mockdma_inject_probes_live());
 	seq_printf(m, "inject_arms_total %lld\n",
 		   atomic64_read(&s->inject_arms_total));
 	seq_printf(m, "inject_fired_total %lld\n",
@@ -84,6 +89,8 @@ void mockdma_debugfs_init(void)
 			    &mockdma_dbg_fds_fops);
 	debugfs_create_bool("mutate_skip_write", 0600, mockdma_debugfs_dir,
 			    &mockdma_mutate_skip_write);
+	debugfs_create_bool("inject_fail_register", 0600, mockdma_debugfs_dir,
+			    &mockdma_inject_fail_register);
 }
 
 void mockdma_debugfs_exit(void)

@@ -150,6 +150,7 @@ void mockdma_handle_retire(struct mockdma_handle *h,
 	mockdma_engine_stop_locked(h);
 	mockdma_inject_disarm_all(h);
 	mutex_unlock(&h->lock);
+	mockdma_inject_retired();
 
 	WRITE_ONCE(h->release_mode, mode);
 	mockdma_handle_put(h);

@@ -28,30 +28,44 @@
  *             and drop_caches (mode 2) call it.
  *
  * The hooks may run in any context (folio_end_writeback() runs in the bio's
- * completion, often a hard IRQ), so armed pages live in a fixed table under
- * a raw spinlock taken with IRQs off, and firing only stamps the page
- * (mockdma_dma_stamp() without dirtying).  A slot points at its handle
- * without a reference: a handle disarms all its slots under its own lock
- * when it is retired, before its pages can be released, and cannot be armed
- * afterwards (mockdma_handle_retire()).
+ * completion, often a hard IRQ), so armed pages live in a fixed table of
+ * slots, hashed by folio, under a raw spinlock taken with IRQs off.  A hook
+ * looks only at its folio's bucket, unlinks the slots that match and stamps
+ * them after dropping the lock (mockdma_dma_stamp() without dirtying), so
+ * the global lock is never held across a stamp.  A slot points at its
+ * handle without a reference; a slot being fired counts in the handle's
+ * @inject_firing, and a handle retiring disarms all its slots and then waits
+ * for @inject_firing to drop to zero, before its pages can be released
+ * (mockdma_handle_retire()).  A retired handle cannot be armed again.
  *
- * The kprobes are registered at the first ARM of their point and stay until
- * unload; a handler returns at once while nothing is armed at its point.
+ * The kprobes are registered at the first ARM of their point and
+ * unregistered, from process context, as soon as no slot is armed there
+ * (after DISARM and at retirement), so that an injection test leaves no
+ * probe behind to slow every later writeback and reclaim of the boot.  Each
+ * registration starts from a fresh copy of the point's template:
+ * register_kprobe() stores the resolved address in the kprobe before its
+ * later checks, so a kprobe whose registration failed (or that was
+ * unregistered) has both symbol_name and addr set and would be refused with
+ * -EINVAL if registered again.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/ptrace.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 
 #include "mockdma_internal.h"
 
 struct mockdma_inject_slot {
 	struct mockdma_handle *h;	/* NULL: free */
 	struct folio *folio;		/* compared with the hook's argument */
+	struct hlist_node node;		/* in its folio's bucket while armed */
+	struct mockdma_inject_slot *next_fire;	/* being fired: private list */
 	unsigned long index;		/* page index in the handle */
 	u32 point;
 	u32 offset;
@@ -59,13 +73,23 @@ struct mockdma_inject_slot {
 	u32 seq;
 };
 
+#define MOCKDMA_INJECT_HASH_BITS	8
+
 static struct mockdma_inject_slot mockdma_slots[MOCKDMA_INJECT_MAX_PAGES];
+static struct hlist_head mockdma_buckets[1 << MOCKDMA_INJECT_HASH_BITS];
 static DEFINE_RAW_SPINLOCK(mockdma_slots_lock);
 /* Slots in use per point: the handlers' lockless fast path. */
 static atomic_t mockdma_armed_at[MOCKDMA_INJECT_COUNT];
+/* Retiring handles wait here for their slots being fired. */
+static DECLARE_WAIT_QUEUE_HEAD(mockdma_firing_wq);
 
-/* Free @s (a slot in use) and count it as fired or not. */
-static void mockdma_slot_free(struct mockdma_inject_slot *s, bool fired)
+static struct hlist_head *mockdma_bucket(struct folio *folio)
+{
+	return &mockdma_buckets[hash_ptr(folio, MOCKDMA_INJECT_HASH_BITS)];
+}
+
+/* Unlink @s (a slot in use) and count it as fired or not. */
+static void mockdma_slot_unlink(struct mockdma_inject_slot *s, bool fired)
 {
 	lockdep_assert_held(&mockdma_slots_lock);
 	if (fired) {
@@ -73,18 +97,71 @@ static void mockdma_slot_free(struct mockdma_inject_slot *s, bool fired)
 		atomic64_inc(&mockdma_stats.inject_fired_total);
 		atomic64_inc(&mockdma_stats.inject_fired[s->point]);
 	}
+	hlist_del_init(&s->node);
 	atomic_dec(&s->h->inject_armed);
 	atomic_dec(&mockdma_armed_at[s->point]);
 	atomic64_dec(&mockdma_stats.inject_armed);
-	s->h = NULL;
 }
 
 /*
- * Fire every page armed at @point that belongs to @folio, or every page
- * armed at @point if @folio is NULL.  Returns the number fired.
+ * Stamp the slots of @list (unlinked, counted in their handles'
+ * @inject_firing) outside the global lock, then free them.
  */
+static void mockdma_fire_list(struct mockdma_inject_slot *list)
+{
+	unsigned long flags;
+
+	while (list) {
+		struct mockdma_inject_slot *s = list;
+		struct mockdma_handle *h = s->h;
+
+		list = s->next_fire;
+		mockdma_dma_stamp(h, s->index, s->offset, s->length, s->seq,
+				  false);
+		raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
+		s->h = NULL;
+		raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
+		if (atomic_dec_and_test(&h->inject_firing))
+			wake_up_all(&mockdma_firing_wq);
+	}
+}
+
+/* Take @s out for firing: the caller then passes it to mockdma_fire_list(). */
+static void mockdma_slot_take(struct mockdma_inject_slot *s,
+			      struct mockdma_inject_slot **list)
+{
+	atomic_inc(&s->h->inject_firing);
+	mockdma_slot_unlink(s, true);
+	s->next_fire = *list;
+	*list = s;
+}
+
+/* Fire every page armed at @point that belongs to @folio; the count fired. */
 static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 {
+	struct mockdma_inject_slot *s, *list = NULL;
+	struct hlist_node *tmp;
+	unsigned long flags, fired = 0;
+
+	if (!atomic_read(&mockdma_armed_at[point]))
+		return 0;
+
+	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
+	hlist_for_each_entry_safe(s, tmp, mockdma_bucket(folio), node) {
+		if (s->point != point || s->folio != folio)
+			continue;
+		mockdma_slot_take(s, &list);
+		fired++;
+	}
+	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
+	mockdma_fire_list(list);
+	return fired;
+}
+
+/* Fire every page armed at @point, whatever its folio (the shrinker). */
+static unsigned long mockdma_inject_fire_all(u32 point)
+{
+	struct mockdma_inject_slot *list = NULL;
 	unsigned long flags, fired = 0;
 	unsigned int i;
 
@@ -95,14 +172,13 @@ static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 	for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++) {
 		struct mockdma_inject_slot *s = &mockdma_slots[i];
 
-		if (!s->h || s->point != point || (folio && s->folio != folio))
+		if (!s->h || hlist_unhashed(&s->node) || s->point != point)
 			continue;
-		mockdma_dma_stamp(s->h, s->index, s->offset, s->length, s->seq,
-				  false);
-		mockdma_slot_free(s, true);
+		mockdma_slot_take(s, &list);
 		fired++;
 	}
 	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
+	mockdma_fire_list(list);
 	return fired;
 }
 
@@ -128,7 +204,8 @@ static int mockdma_kp_reclaim(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-static struct kprobe mockdma_kprobes[MOCKDMA_INJECT_COUNT] = {
+/* Templates: each registration starts from a fresh copy (see the top). */
+static const struct kprobe mockdma_kprobe_tmpl[MOCKDMA_INJECT_COUNT] = {
 	[MOCKDMA_INJECT_WB_START] = {
 		.symbol_name = "__folio_start_writeback",
 		.pre_handler = mockdma_kp_wb_start,
@@ -143,31 +220,73 @@ static struct kprobe mockdma_kprobes[MOCKDMA_INJECT_COUNT] = {
 	},
 };
 
+static struct kprobe mockdma_kprobes[MOCKDMA_INJECT_COUNT];
 static bool mockdma_kprobe_live[MOCKDMA_INJECT_COUNT];
+/*
+ * Serialises registration and unregistration against arming, so that a
+ * point is never left armed without its probe.  Taken before any handle's
+ * lock, never inside one.
+ */
 static DEFINE_MUTEX(mockdma_kprobe_lock);
 
-/* Make sure the hook of @point is in place. */
+/*
+ * Fault injection (debugfs inject_fail_register): the next registration
+ * probes kprobe_int3_handler instead, which x86 marks NOKPROBE_SYMBOL, so
+ * that register_kprobe() fails after it has stored the resolved address
+ * (-EINVAL from check_kprobe_address_safe()'s blacklist check).  The test
+ * of the retry after a failure.
+ */
+bool mockdma_inject_fail_register;
+
+/* Make sure the hook of @point is in place; mockdma_kprobe_lock held. */
 static int mockdma_inject_hook(u32 point)
 {
-	int ret = 0;
+	struct kprobe *kp = &mockdma_kprobes[point];
+	int ret;
 
-	if (!mockdma_kprobes[point].symbol_name)
+	lockdep_assert_held(&mockdma_kprobe_lock);
+	if (!mockdma_kprobe_tmpl[point].symbol_name || mockdma_kprobe_live[point])
 		return 0;	/* the shrinker is always registered */
 
-	mutex_lock(&mockdma_kprobe_lock);
-	if (!mockdma_kprobe_live[point]) {
-		ret = register_kprobe(&mockdma_kprobes[point]);
-		if (ret) {
-			pr_warn("cannot probe %s: %d\n",
-				mockdma_kprobes[point].symbol_name, ret);
-			/* A failed registration leaves the kprobe reusable. */
-			ret = -EOPNOTSUPP;
-		} else {
-			mockdma_kprobe_live[point] = true;
-		}
+	*kp = mockdma_kprobe_tmpl[point];
+	if (READ_ONCE(mockdma_inject_fail_register)) {
+		WRITE_ONCE(mockdma_inject_fail_register, false);
+		kp->symbol_name = "kprobe_int3_handler";
 	}
+	ret = register_kprobe(kp);
+	if (ret) {
+		pr_warn("cannot probe %s: %d\n", kp->symbol_name, ret);
+		return -EOPNOTSUPP;
+	}
+	mockdma_kprobe_live[point] = true;
+	return 0;
+}
+
+/*
+ * Unregister every probe with no slot armed at its point.  Process context;
+ * never called with a handle's lock held.
+ */
+static void mockdma_inject_unhook_idle(void)
+{
+	unsigned int i;
+
+	mutex_lock(&mockdma_kprobe_lock);
+	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++)
+		if (mockdma_kprobe_live[i] && !atomic_read(&mockdma_armed_at[i])) {
+			unregister_kprobe(&mockdma_kprobes[i]);
+			mockdma_kprobe_live[i] = false;
+		}
 	mutex_unlock(&mockdma_kprobe_lock);
-	return ret;
+}
+
+/* Probes registered now, for debugfs "stats". */
+unsigned int mockdma_inject_probes_live(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++)
+		n += READ_ONCE(mockdma_kprobe_live[i]);
+	return n;
 }
 
 /*
@@ -185,7 +304,7 @@ static unsigned long mockdma_shrink_count(struct shrinker *shrinker,
 static unsigned long mockdma_shrink_scan(struct shrinker *shrinker,
 					 struct shrink_control *sc)
 {
-	mockdma_inject_fire(MOCKDMA_INJECT_SHRINKER, NULL);
+	mockdma_inject_fire_all(MOCKDMA_INJECT_SHRINKER);
 	/* Nothing was freed; do not call again in this pass. */
 	return SHRINK_STOP;
 }
@@ -223,12 +342,15 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 	if (in->seq > (u32)atomic_read(&h->dma_seq))
 		return -EINVAL;
 
+	if (mutex_lock_killable(&mockdma_kprobe_lock))
+		return -EINTR;
 	ret = mockdma_inject_hook(in->point);
 	if (ret)
-		return ret;
-
-	if (mutex_lock_killable(&h->lock))
-		return -EINTR;
+		goto out_unlock_kprobe;
+	if (mutex_lock_killable(&h->lock)) {
+		ret = -EINTR;
+		goto out_unlock_kprobe;
+	}
 	if (h->retired) {
 		ret = -ENOENT;
 		goto out_unlock;
@@ -255,6 +377,7 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 		s->length = in->length;
 		s->seq = seq;
 		s->h = h;
+		hlist_add_head(&s->node, mockdma_bucket(s->folio));
 		atomic_inc(&h->inject_armed);
 		atomic_inc(&mockdma_armed_at[in->point]);
 		i++;
@@ -267,6 +390,11 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 	in->armed = n;
 out_unlock:
 	mutex_unlock(&h->lock);
+out_unlock_kprobe:
+	mutex_unlock(&mockdma_kprobe_lock);
+	/* A probe registered for an ARM that then failed is not needed. */
+	if (ret)
+		mockdma_inject_unhook_idle();
 	return ret;
 }
 
@@ -281,9 +409,11 @@ static unsigned long mockdma_inject_clear(struct mockdma_handle *h,
 	for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++) {
 		struct mockdma_inject_slot *s = &mockdma_slots[i];
 
-		if (s->h != h || (point != U32_MAX && s->point != point))
+		if (s->h != h || hlist_unhashed(&s->node) ||
+		    (point != U32_MAX && s->point != point))
 			continue;
-		mockdma_slot_free(s, false);
+		mockdma_slot_unlink(s, false);
+		s->h = NULL;
 		n++;
 	}
 	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
@@ -301,17 +431,33 @@ void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
 {
 	out->armed = mockdma_inject_clear(h, point);
 	out->fired = atomic64_read(&h->inject_fired[point]);
+	mockdma_inject_unhook_idle();
 }
 
-/* Disarm every page of @h; called with @h->lock held when retiring it. */
+/*
+ * Disarm every page of @h and wait until none of its slots is being fired;
+ * called with @h->lock held when retiring it.  Afterwards no hook touches
+ * the pages of @h.
+ */
 void mockdma_inject_disarm_all(struct mockdma_handle *h)
 {
 	lockdep_assert_held(&h->lock);
 	mockdma_inject_clear(h, U32_MAX);
+	wait_event(mockdma_firing_wq, !atomic_read(&h->inject_firing));
+}
+
+/* After retiring handles, outside their locks: drop the idle probes. */
+void mockdma_inject_retired(void)
+{
+	mockdma_inject_unhook_idle();
 }
 
 int mockdma_inject_init(void)
 {
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++)
+		INIT_HLIST_NODE(&mockdma_slots[i].node);
 	return register_shrinker(&mockdma_shrinker, "mockdma-inject");
 }
 

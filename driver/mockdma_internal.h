@@ -90,6 +90,7 @@ struct mockdma_handle {
 	bool retired;
 	struct mockdma_engine_state engine;
 	atomic_t inject_armed;	/* pages armed now */
+	atomic_t inject_firing;	/* slots being stamped by a hook now */
 	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];	/* per point */
 };
 
@@ -99,6 +100,8 @@ struct mockdma_handle {
  * a device write must turn red.  Never set outside that run.
  */
 extern bool mockdma_mutate_skip_write;
+/* Fault injection (debugfs inject_fail_register), see mockdma_inject.c. */
+extern bool mockdma_inject_fail_register;
 
 struct mockdma_file {
 	struct mutex lock;	/* protects handles, nhandles, npages */
@@ -107,6 +110,9 @@ struct mockdma_file {
 	unsigned long nhandles;
 	unsigned long npages;	/* sum of npages of the handles in the table */
 	pid_t tgid;		/* opener, for debugfs */
+	u32 next_id;		/* cyclic handle ids: a stale stamp never names a new pin */
+	/* The opener may see pfns (CAP_SYS_ADMIN at open, as for pagemap). */
+	bool show_pfn;
 	struct list_head node;	/* on mockdma_files */
 };
 
@@ -180,10 +186,12 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in);
 void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
 			   struct mockdma_inject *out);
 void mockdma_inject_disarm_all(struct mockdma_handle *h);
+void mockdma_inject_retired(void);
+unsigned int mockdma_inject_probes_live(void);
 
 /* mockdma_query.c */
 int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
-			struct mockdma_page_state __user *out);
+			struct mockdma_page_state __user *out, bool show_pfn);
 
 /* mockdma_debugfs.c */
 void mockdma_debugfs_init(void);

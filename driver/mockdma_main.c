@@ -177,9 +177,11 @@ static int mockdma_ioctl_pin(struct mockdma_file *mf,
 
 	/* Ids from 1 (XA_FLAGS_ALLOC1), so 0 is never a valid handle. */
 	mutex_lock(&mf->lock);
-	ret = xa_alloc(&mf->handles, &h->id, h, xa_limit_32b,
-		       GFP_KERNEL_ACCOUNT);
-	if (!ret) {
+	/* Cyclic: an id is not reused until the 32-bit space wraps. */
+	ret = xa_alloc_cyclic(&mf->handles, &h->id, h, xa_limit_32b,
+			      &mf->next_id, GFP_KERNEL_ACCOUNT);
+	if (ret >= 0) {
+		ret = 0;
 		WRITE_ONCE(mf->nhandles, mf->nhandles + 1);
 		/* Ours, on top of the table's, until the reply is out. */
 		mockdma_handle_get(h);
@@ -313,7 +315,7 @@ static int mockdma_ioctl_query(struct mockdma_file *mf,
 
 	count = min_t(u64, q.npages, h->npages - q.first_page);
 	ret = mockdma_query_pages(h, q.first_page, count,
-				  u64_to_user_ptr(q.pages));
+				  u64_to_user_ptr(q.pages), mf->show_pfn);
 	if (ret)
 		goto out_put;
 
@@ -431,6 +433,24 @@ static long mockdma_ioctl(struct file *file, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 	int ret;
 
+	/*
+	 * Verbs that pin, write or change the device need an fd opened for
+	 * writing, as write(2) does; DMA_READ, QUERY and ENGINE_STATUS only
+	 * look.
+	 */
+	switch (cmd) {
+	case MOCKDMA_IOC_PIN:
+	case MOCKDMA_IOC_UNPIN:
+	case MOCKDMA_IOC_DMA_WRITE:
+	case MOCKDMA_IOC_ENGINE_START:
+	case MOCKDMA_IOC_ENGINE_STOP:
+	case MOCKDMA_IOC_INJECT_ARM:
+	case MOCKDMA_IOC_INJECT_DISARM:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
+	}
+
 	switch (cmd) {
 	case MOCKDMA_IOC_PIN:
 		ret = mockdma_ioctl_pin(mf, uarg);
@@ -474,6 +494,8 @@ static int mockdma_open(struct inode *inode, struct file *file)
 	mutex_init(&mf->lock);
 	xa_init_flags(&mf->handles, XA_FLAGS_ALLOC1);
 	mf->tgid = task_tgid_nr(current);
+	mf->next_id = 1;
+	mf->show_pfn = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
 
 	mutex_lock(&mockdma_files_lock);
 	list_add_tail(&mf->node, &mockdma_files);

@@ -92,13 +92,14 @@ static u32 mockdma_page_flags(struct folio *folio)
 }
 
 static void mockdma_page_state(const struct mockdma_handle *h,
-			       struct page *page,
+			       struct page *page, bool show_pfn,
 			       struct mockdma_page_state *st)
 {
 	struct folio *folio = page_folio(page);
 
 	*st = (struct mockdma_page_state) {
-		.pfn = page_to_pfn(page),
+		/* 0 for an unprivileged opener, as /proc/pid/pagemap does */
+		.pfn = show_pfn ? page_to_pfn(page) : 0,
 		.refcount = (u32)folio_ref_count(folio),
 		.mapcount = (u32)max(page_mapcount(page), 0),
 		.pincount = mockdma_pincount(h, page, folio),
@@ -112,12 +113,13 @@ static void mockdma_page_state(const struct mockdma_handle *h,
  * @first: first page index, below @h->npages
  * @count: entries to write, non-zero, @first + @count at most @h->npages
  * @out:   user array of @count entries
+ * @show_pfn: report pfns (else 0: the opener lacked CAP_SYS_ADMIN)
  *
  * Context: process context.
  * Return: 0, -ENOMEM or -EFAULT.
  */
 int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
-			struct mockdma_page_state __user *out)
+			struct mockdma_page_state __user *out, bool show_pfn)
 {
 	struct mockdma_page_state *buf;
 	u64 done, i, nr;
@@ -132,7 +134,7 @@ int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
 		nr = min_t(u64, count - done, MOCKDMA_QUERY_CHUNK);
 		for (i = 0; i < nr; i++)
 			mockdma_page_state(h, h->pages[first + done + i],
-					   &buf[i]);
+					   show_pfn, &buf[i]);
 		if (copy_to_user(out + done, buf, nr * sizeof(*buf))) {
 			ret = -EFAULT;
 			break;

@@ -11,6 +11,13 @@
  * reserved fields are rejected with -EINVAL so they can be given a meaning
  * later.  Unknown ioctl commands return -ENOTTY.  Flag values are written in
  * hex rather than with BIT(), which is not exported to userspace.
+ *
+ * The verbs that pin, write or control (PIN, UNPIN, DMA_WRITE, ENGINE_START,
+ * ENGINE_STOP, INJECT_ARM, INJECT_DISARM) need an fd opened for writing and
+ * return -EBADF on one opened O_RDONLY, as write(2) does; DMA_READ, QUERY
+ * and ENGINE_STATUS work on either.  Handle ids are allocated cyclically per
+ * fd: an id is not reused until the 32-bit space wraps, so a stamp left on
+ * disk by an unpinned handle never names a later one.
  */
 #ifndef _UAPI_MOCKDMA_H
 #define _UAPI_MOCKDMA_H
@@ -178,7 +185,8 @@ struct mockdma_dma {
 
 /**
  * struct mockdma_page_state - one pinned page as seen by QUERY
- * @pfn:      page frame number
+ * @pfn:      page frame number; 0 unless the fd was opened with
+ *            CAP_SYS_ADMIN (as /proc/pid/pagemap)
  * @refcount: folio reference count (includes the pins)
  * @mapcount: page_mapcount() of this page
  * @pincount: pins on the folio: the exact pincount for large folios, the
