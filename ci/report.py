@@ -605,7 +605,14 @@ def matrix(runs):
                 row = tuple(kd.get(k, "") for k in t["keys"])
                 t["rows"].setdefault(row, {})[label] = dict(ov)
     out = []
-    for name, t in tables.items():
+    # The hazard catalogue opens the report, its rows in catalogue order
+    # (H1, H2, ..., H10: by the number after the H); the rest as seen.
+    for name in sorted(tables, key=lambda name: name != "hazards"):
+        t = tables[name]
+        if name == "hazards" and "id" in t["keys"]:
+            col = t["keys"].index("id")
+            t["rows"] = dict(sorted(t["rows"].items(), key=lambda kv: int(
+                re.sub(r"\D", "", kv[0][col]) or 0)))
         kernels = [k for k in order if k in t["kernels"]]
         out.append(f"### {name}\n")
         head = list(t["keys"])
