@@ -9,7 +9,9 @@
 #          warnings, checkpatch, sparse); KTAP + "N passed, N failed,
 #          N skipped"; exit 1 on any failure.
 #   run    the main job: the programs that feed the results matrix, printed
-#          and written as Markdown to results/<run>/matrix.md.
+#          and written as Markdown to results/<run>/matrix.md, and
+#          results/<run>/report.md (introduction, kernels, the hazard
+#          table in one word per kernel, then every table).
 #   shell  an interactive shell in the guest (ext4, xfs, mockdma ready).
 #
 # Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
@@ -171,10 +173,11 @@ if [ "$mode" = check ]; then
 	tail -n 1 "$out/results.ktap"
 else
 	python3 "$PINLAB_ROOT/ci/report.py" matrix "${runs[@]}" > "$out/matrix.md"
+	python3 "$PINLAB_ROOT/ci/report.py" report "${runs[@]}" > "$out/report.md"
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?
-	cat "$out/matrix.md"
-	step "matrix: $out/matrix.md; KTAP: $out/results.ktap"
+	cat "$out/report.md"
+	step "report: $out/report.md; matrix: $out/matrix.md; KTAP: $out/results.ktap"
 	tail -n 1 "$out/results.ktap"
 fi
 exit $status
