@@ -571,6 +571,21 @@ MATRIX_RE = re.compile(r"^#\s*MATRIX\s+(.*)$")
 FIELD_RE = re.compile(r"(\w+)=(.*?)(?=\s+\w+=|\s*$)")
 
 
+def matrix_lines(runs):
+    """Every '# MATRIX <keys> | <outcomes>' line of the runs, in order, as
+    (kernel label, test id, [(key, value)...], [(outcome, value)...])."""
+    for run in runs:
+        label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
+        tdir, ids = test_ids(run)
+        for tid in ids:
+            for line in read(os.path.join(tdir, tid + ".out")).splitlines():
+                m = MATRIX_RE.match(line)
+                if not m:
+                    continue
+                keys, _, outs = m.group(1).partition("|")
+                yield label, tid, FIELD_RE.findall(keys), FIELD_RE.findall(outs)
+
+
 def matrix(runs):
     """Collect '# MATRIX table=<t> key=v ... | out=v ...' lines into one
     Markdown table per <t>: rows are the key fields, and each outcome gets a
@@ -578,32 +593,21 @@ def matrix(runs):
     patched: result"), kernels in the order the runs were given."""
     tables = {}
     order = []
-    for run in runs:
-        label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
+    for label, tid, kv, ov in matrix_lines(runs):
         if label not in order:
             order.append(label)
-        tdir, ids = test_ids(run)
-        for tid in ids:
-            for line in read(os.path.join(tdir, tid + ".out")).splitlines():
-                m = MATRIX_RE.match(line)
-                if not m:
-                    continue
-                body = m.group(1)
-                keys, _, outs = body.partition("|")
-                kv = FIELD_RE.findall(keys)
-                ov = FIELD_RE.findall(outs)
-                kd = dict(kv)
-                table = kd.pop("table", program_of(tid))
-                t = tables.setdefault(table, {"keys": [], "outs": [], "rows": {}, "kernels": set()})
-                for k, _ in kv:
-                    if k != "table" and k not in t["keys"]:
-                        t["keys"].append(k)
-                for k, _ in ov:
-                    if k not in t["outs"]:
-                        t["outs"].append(k)
-                t["kernels"].add(label)
-                row = tuple(kd.get(k, "") for k in t["keys"])
-                t["rows"].setdefault(row, {})[label] = dict(ov)
+        kd = dict(kv)
+        table = kd.pop("table", program_of(tid))
+        t = tables.setdefault(table, {"keys": [], "outs": [], "rows": {}, "kernels": set()})
+        for k, _ in kv:
+            if k != "table" and k not in t["keys"]:
+                t["keys"].append(k)
+        for k, _ in ov:
+            if k not in t["outs"]:
+                t["outs"].append(k)
+        t["kernels"].add(label)
+        row = tuple(kd.get(k, "") for k in t["keys"])
+        t["rows"].setdefault(row, {})[label] = dict(ov)
     out = []
     # The hazard catalogue opens the report, its rows in catalogue order
     # (H1, H2, ..., H10: by the number after the H); the rest as seen.
@@ -660,20 +664,13 @@ def report(runs):
     out.append("")
     labels, rows = [], {}
     for run in runs:
-        label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
-        labels.append(label)
-        tdir, ids = test_ids(run)
-        for tid in ids:
-            for line in read(os.path.join(tdir, tid + ".out")).splitlines():
-                m = MATRIX_RE.match(line)
-                if not m:
-                    continue
-                keys, _, outs = m.group(1).partition("|")
-                kd, od = dict(FIELD_RE.findall(keys)), dict(FIELD_RE.findall(outs))
-                if kd.get("table") != "hazards":
-                    continue
-                row = (kd.get("id", "?"), kd.get("hazard", "?"), kd.get("case", "?"))
-                rows.setdefault(row, {})[label] = one_word(od.get("outcome", ""))
+        labels.append(read(os.path.join(run, "kernel.label")).strip() or "kernel")
+    for label, _, kv, ov in matrix_lines(runs):
+        kd, od = dict(kv), dict(ov)
+        if kd.get("table") != "hazards":
+            continue
+        row = (kd.get("id", "?"), kd.get("hazard", "?"), kd.get("case", "?"))
+        rows.setdefault(row, {})[label] = one_word(od.get("outcome", ""))
     if rows:
         out += ["## The hazard catalogue, one word per kernel\n",
                 "Full outcomes in the first table below; each hazard's "

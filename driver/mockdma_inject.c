@@ -136,32 +136,15 @@ static void mockdma_slot_take(struct mockdma_inject_slot *s,
 	*list = s;
 }
 
-/* Fire every page armed at @point that belongs to @folio; the count fired. */
+/*
+ * Fire every page armed at @point that belongs to @folio (its bucket
+ * only), or every page armed at @point if @folio is NULL (the shrinker).
+ * Returns the number fired.
+ */
 static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 {
 	struct mockdma_inject_slot *s, *list = NULL;
 	struct hlist_node *tmp;
-	unsigned long flags, fired = 0;
-
-	if (!atomic_read(&mockdma_armed_at[point]))
-		return 0;
-
-	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
-	hlist_for_each_entry_safe(s, tmp, mockdma_bucket(folio), node) {
-		if (s->point != point || s->folio != folio)
-			continue;
-		mockdma_slot_take(s, &list);
-		fired++;
-	}
-	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
-	mockdma_fire_list(list);
-	return fired;
-}
-
-/* Fire every page armed at @point, whatever its folio (the shrinker). */
-static unsigned long mockdma_inject_fire_all(u32 point)
-{
-	struct mockdma_inject_slot *list = NULL;
 	unsigned long flags, fired = 0;
 	unsigned int i;
 
@@ -169,13 +152,21 @@ static unsigned long mockdma_inject_fire_all(u32 point)
 		return 0;
 
 	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
-	for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++) {
-		struct mockdma_inject_slot *s = &mockdma_slots[i];
-
-		if (!s->h || hlist_unhashed(&s->node) || s->point != point)
-			continue;
-		mockdma_slot_take(s, &list);
-		fired++;
+	if (folio) {
+		hlist_for_each_entry_safe(s, tmp, mockdma_bucket(folio), node) {
+			if (s->point != point || s->folio != folio)
+				continue;
+			mockdma_slot_take(s, &list);
+			fired++;
+		}
+	} else {
+		for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++) {
+			s = &mockdma_slots[i];
+			if (!s->h || hlist_unhashed(&s->node) || s->point != point)
+				continue;
+			mockdma_slot_take(s, &list);
+			fired++;
+		}
 	}
 	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
 	mockdma_fire_list(list);
@@ -304,7 +295,7 @@ static unsigned long mockdma_shrink_count(struct shrinker *shrinker,
 static unsigned long mockdma_shrink_scan(struct shrinker *shrinker,
 					 struct shrink_control *sc)
 {
-	mockdma_inject_fire_all(MOCKDMA_INJECT_SHRINKER);
+	mockdma_inject_fire(MOCKDMA_INJECT_SHRINKER, NULL);
 	/* Nothing was freed; do not call again in this pass. */
 	return SHRINK_STOP;
 }

@@ -71,16 +71,6 @@ static const enum pl_mem private_mems[] = {
 	PL_MEM_EXT4_PRIVATE, PL_MEM_XFS_PRIVATE,
 };
 
-static int all_zero(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /* pfns of @n pages mapped at @addr; 0 or -errno (nothing mapped) */
 static int pfns_of(const char *addr, size_t n, __u64 *pfn)
 {
@@ -172,7 +162,7 @@ static void file_case(int mfd, enum pl_mem mem, unsigned int p, enum kind k)
 	     !pl_disk_read(buf.fd, 0, len, disk, &holes);
 	if (ok) {
 		disk_dev = pl_count_stamped(disk, len, h, 0, seq);
-		zero = all_zero(disk, len);
+		zero = pl_all_zero(disk, len);
 	}
 	pl_buf_teardown(&buf);
 	free(disk);

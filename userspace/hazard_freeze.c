@@ -170,14 +170,6 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A call that may block on a frozen filesystem, run in a child so that the
  * parent can thaw: the child exits with the call's errno (0 on success).
@@ -194,7 +186,7 @@ static void timed_start(struct timed *t, enum call call, int mfd, __u32 h,
 			int fd)
 {
 	memset(t, 0, sizeof(*t));
-	t->start = now_ms();
+	t->start = pl_now_ms();
 	fflush(stdout);
 	t->pid = fork();
 	if (t->pid < 0)
@@ -210,7 +202,7 @@ static void timed_start(struct timed *t, enum call call, int mfd, __u32 h,
 /* Waits at most @ms more for the child; 1 once it has returned. */
 static int timed_wait(struct timed *t, long ms)
 {
-	long end = now_ms() + ms;
+	long end = pl_now_ms() + ms;
 	int status;
 
 	while (!t->done) {
@@ -220,11 +212,11 @@ static int timed_wait(struct timed *t, long ms)
 			ksft_exit_fail_msg("waitpid: %s\n", strerror(errno));
 		if (r) {
 			t->done = 1;
-			t->ms = now_ms() - t->start;
+			t->ms = pl_now_ms() - t->start;
 			t->err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
 			break;
 		}
-		if (now_ms() >= end)
+		if (pl_now_ms() >= end)
 			break;
 		usleep(5000);
 	}
@@ -259,10 +251,10 @@ static int dirty_pages(struct pl_buf *buf)
 /* dirty_pages(), polled up to DIRTY_POLL_MS until all NP are. */
 static int dirty_pages_poll(struct pl_buf *buf)
 {
-	long end = now_ms() + DIRTY_POLL_MS;
+	long end = pl_now_ms() + DIRTY_POLL_MS;
 	int n;
 
-	while ((n = dirty_pages(buf)) >= 0 && n < NP && now_ms() < end)
+	while ((n = dirty_pages(buf)) >= 0 && n < NP && pl_now_ms() < end)
 		usleep(10000);
 	return n;
 }

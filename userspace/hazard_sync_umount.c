@@ -124,14 +124,6 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum call { SYNC, SYNCFS, UMOUNT, REMOUNT_RO, REMOUNT_RO_UNMAPPED,
 	    SYNC_RO, REMOUNT_RW, NR_CALLS };
 static const char *const call_name[] = {
@@ -164,7 +156,7 @@ static int do_call(enum call c, struct fs *f, int fd)
  */
 static int timed_call(enum call c, struct fs *f, int fd, long *ms)
 {
-	long start = now_ms();
+	long start = pl_now_ms();
 	int status;
 	pid_t pid;
 
@@ -181,7 +173,7 @@ static int timed_call(enum call c, struct fs *f, int fd, long *ms)
 
 		if (r < 0)
 			ksft_exit_fail_msg("waitpid: %s\n", strerror(errno));
-		*ms = now_ms() - start;
+		*ms = pl_now_ms() - start;
 		if (r)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
 		if (*ms > DEADLINE_MS)
@@ -231,10 +223,10 @@ static int dirty_pfns(const __u64 *pfns)
  */
 static int dirty_pfns_poll(const __u64 *pfns)
 {
-	long end = now_ms() + 300;
+	long end = pl_now_ms() + 300;
 	int n;
 
-	while ((n = dirty_pfns(pfns)) >= 0 && n < NP && now_ms() < end)
+	while ((n = dirty_pfns(pfns)) >= 0 && n < NP && pl_now_ms() < end)
 		usleep(10000);
 	return n;
 }
@@ -381,7 +373,7 @@ static void run_fs(int mfd, int i)
 						   strerror(errno));
 		}
 		s0 = sectors_now(f);
-		start = now_ms();
+		start = pl_now_ms();
 		r->err = timed_call(c, f, fd, &r->ms);
 		if (r->err < 0)
 			ksft_exit_fail_msg("%s %s: no return in %d s: hung\n",
@@ -393,7 +385,7 @@ static void run_fs(int mfd, int i)
 		 * (sync_inodes_one_sb() skips it): give it WB_WAIT_MS.
 		 */
 		while (c == SYNC_RO && sectors_now(f) - s0 < RANGE &&
-		       now_ms() - start < r->ms + WB_WAIT_MS)
+		       pl_now_ms() - start < r->ms + WB_WAIT_MS)
 			usleep(20000);
 		r->sectors = sectors_now(f) - s0;
 		r->mounted = mounted_rw(f, &r->rw);

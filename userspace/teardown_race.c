@@ -38,16 +38,6 @@ static const char *const kind_name[] = {
 	"truncate", "punch-hole", "munmap", "fork",
 };
 
-static int all_zero(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
 /*
  * Fork while the engine writes, and ask the child whether page 0 of its
  * mapping changed between two points at which the parent saw the engine
@@ -162,7 +152,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 						     end.last_seq) == 1;
 
 			if (in_hole) {
-				zero_in += all_zero(pg, pl_page_size);
+				zero_in += pl_all_zero(pg, pl_page_size);
 				fresh_in += fresh;
 			} else {
 				fresh_out += fresh;

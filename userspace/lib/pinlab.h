@@ -248,5 +248,9 @@ struct pl_pins {
 };
 struct pl_pins pl_pins_now(void);
 const char *pl_errno_name(int err);
+/* 1 if the @n bytes at @p are all zero (a hole, a truncated page). */
+int pl_all_zero(const void *p, size_t n);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+long pl_now_ms(void);
 
 #endif
