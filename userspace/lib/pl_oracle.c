@@ -57,12 +57,21 @@ int pl_disk_device(int fd, char *path, size_t size)
 	return ret;
 }
 
+static dev_t cached_dev;
+static int cached_fd = -1;
+static unsigned int cached_sector;
+
+void pl_disk_close(void)
+{
+	if (cached_fd >= 0)
+		close(cached_fd);
+	cached_fd = -1;
+	cached_dev = 0;
+}
+
 /* The block device of @fd, opened O_DIRECT; kept open for the next read. */
 static int bdev_open(int fd, unsigned int *sector)
 {
-	static dev_t cached_dev;
-	static int cached_fd = -1;
-	static unsigned int cached_sector;
 	char path[128];
 	struct stat st;
 	int bfd, ss, ret;

@@ -37,6 +37,12 @@
 int pl_disk_read(int fd, off_t off, size_t len, void *dst, size_t *holes);
 
 /*
+ * Closes the block device pl_disk_read() keeps open for its next read, so
+ * a program that made the device (a loop device) can detach it now.
+ */
+void pl_disk_close(void);
+
+/*
  * The block device the file open as @fd lives on (a /dev path) into @path;
  * 0 or -errno.
  */

@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hazard_fsvariants (H10): the two core scenarios on file systems laid out
+ * differently from the suite's 4 KiB-block ext4 and xfs images.  The
+ * objection: the suite's verdicts hold for one block per page and ordered
+ * data only; with several blocks per page (buffer heads, iomap sub-page
+ * state) or with data journalling the kernel takes other paths, and a
+ * verdict (or the series' fix) might not carry over.
+ *
+ * Each variant is made inside the guest: a sparse 320 MiB image in tmpfs
+ * (/dev/shm, or /tmp), a loop device (LOOP_CTL_GET_FREE + LOOP_CONFIGURE;
+ * "modprobe loop" first on stock, where loop is a module; built in on base
+ * and patched), mkfs, mount at a fresh directory under /mnt; umount, detach
+ * and delete on every exit path.  mke2fs's BLKZEROOUT on a loop device over
+ * tmpfs logs "operation not supported error ... WRITE_ZEROES" (tmpfs has no
+ * FALLOC_FL_ZERO_RANGE) and falls back to writing zeroes: noise, no splat.
+ *
+ *   ext4-journal  ext4, 4 KiB blocks, mounted data=journal
+ *   ext4-1k       ext4, 1 KiB blocks (mkfs.ext4 -b 1024), ordered data
+ *   xfs-1k        xfs, 1 KiB blocks (mkfs.xfs -b size=1024)
+ *
+ * Per variant, long-term FOLL_PIN and legacy GUP, dirtying and clean unpin,
+ * 16 pages of a MAP_SHARED file pinned for write, as in wb_window and
+ * buffers_stripped:
+ *
+ *   after-wb          fsync cleans the pages, the device writes, fsync twice
+ *                     while pinned ("pinned"), unpin, fsync ("final").
+ *   in-wb             the device writes generation A, then B in two halves,
+ *                     at __folio_start_writeback() and folio_end_writeback()
+ *                     of the fsync that follows (mockdma WB_START/WB_END);
+ *                     then as after-wb.
+ *   buffers-stripped  fsync, MADV_PAGEOUT on the pinned clean pages, device
+ *                     write, unpin, fsync.
+ *
+ * The disk is read from the loop device through FIEMAP (pl_disk_read()).
+ * data=journal: fsync only puts the data into the journal
+ * (ext4_sync_file() -> ext4_force_commit()); the home blocks are written
+ * later.  The verdict there is read after EXT4_IOC_CHECKPOINT
+ * (jbd2_journal_flush(): what a journal replay or a clean unmount leaves);
+ * the home blocks before the checkpoint are logged too.
+ *
+ * Outcomes, stock and base (identical: the loop and fs code paths are not
+ * config dependent here):
+ *
+ * - ext4-1k and xfs-1k, after-wb and in-wb: exactly the 4 KiB outcomes of
+ *   wb_window: STALE (16) while pinned, DATA LOSS (16) after a clean
+ *   unpin; TORN (16) for in-wb; a dirtying unpin repairs.  Several blocks
+ *   per page change nothing: ext4's mpage_submit_page() and xfs's
+ *   iomap_writepage_map() clean and write the whole page once per
+ *   writeback (one __folio_start_writeback() per page: 16 + 16 injections),
+ *   and nothing dirties a page the device writes.
+ * - ext4-journal, after-wb: OK (16 fresh while pinned, before the
+ *   checkpoint already).  The fsync's commit refiles the journalled
+ *   buffers with mark_buffer_dirty() ("Expose it to the VM",
+ *   __jbd2_journal_unfile_buffer()), which dirties the page again; the
+ *   next fsync's writeback writes the live page, device bytes included,
+ *   to the home blocks.  data=journal re-dirties once per commit, what the
+ *   series does per writeback.
+ * - ext4-journal, in-wb: TORN (16) while pinned: the split lands in the
+ *   in-place writeback of those exposed buffers (16 + 16 injections), and
+ *   the half written at folio_end_writeback() comes after the last commit
+ *   that could re-expose them.  A dirtying unpin (ext4_journalled_dirty_folio())
+ *   journals the page at the next fsync: OK after the checkpoint (still
+ *   torn in the home blocks before it); a clean unpin leaves it TORN.
+ * - ext4-1k, buffers-stripped: as 4 KiB ext4.  Legacy GUP: reclaim frees
+ *   all four clean buffer heads of each page (PG_private 16 -> 0), the
+ *   dirtying unpin hits WARN_ON_ONCE(!folio_buffers()) in
+ *   ext4_dirty_folio() (once per boot), writeback warns "page N does not
+ *   have buffers attached" for each page and drops it: DATA LOSS (16).
+ *   FOLL_PIN keeps the buffers (folio_maybe_dma_pinned() in
+ *   shrink_folio_list()).  A clean unpin loses everything.
+ * - xfs-1k, buffers-stripped: unlike 4 KiB xfs, the folio has iomap
+ *   sub-page state (iomap_page_create() allocates it only for
+ *   nr_blocks > 1), and with legacy GUP reclaim frees it
+ *   (iomap_release_folio(): PG_private 16 -> 0).  No loss after a dirtying
+ *   unpin: iomap_dirty_folio() needs no per-block state, and
+ *   iomap_writepage_map() re-creates it with every block uptodate
+ *   (bitmap_fill() for an uptodate folio), so every block is written.
+ * - ext4-journal, buffers-stripped: nothing stripped with either pin and
+ *   no loss even after a clean unpin: the fsync before MADV_PAGEOUT
+ *   committed and re-exposed the buffers, so the pages are dirty, and
+ *   reclaim does not write or release dirty file pages from madvise
+ *   (shrink_folio_list() activates them; ext4_release_folio() would refuse
+ *   a PageChecked folio and jbd2_journal_try_to_free_buffers() buffers on
+ *   a checkpoint list).  The fsync after the unpin writes the device's
+ *   bytes.  No warning.
+ *
+ * Patched (v1 series): long-term pins as in wb_window/buffers_stripped
+ * (OK everywhere: re-dirtied at every writeback end, off the LRU) on
+ * ext4-1k and xfs-1k, legacy GUP as stock.  ext4-journal: after-wb and
+ * buffers-stripped as stock (already OK).  in-wb, long-term: TORN (16)
+ * while pinned, unlike every other file system: the series' re-dirty
+ * (folio_mark_dirty() -> ext4_journalled_dirty_folio(): PageChecked +
+ * PG_dirty) does not get the page journalled by the two fsyncs while
+ * pinned.  Our reading, not traced: the commit's write-protect pass
+ * (ext4_journalled_writepage_callback() via write_cache_pages(), which
+ * calls folio_clear_dirty_for_io()) consumes that dirty bit without
+ * journalling the page, since its buffers belong to the committing
+ * transaction.  The fsync after the unpin does journal it, clean unpin or
+ * not: OK after the checkpoint (torn in the home blocks before it).
+ * So the series' claim "never stale while pinned" does not hold for
+ * data=journal.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <linux/loop.h>
+#include <linux/magic.h>
+
+#include "lib/pinlab.h"
+
+extern char **environ;
+
+/* fs/ext4/ext4.h: jbd2_journal_flush() of the whole journal (5.14+). */
+#ifndef EXT4_IOC_CHECKPOINT
+#define EXT4_IOC_CHECKPOINT	_IOW('f', 43, __u32)
+#endif
+
+#define IMAGE_BYTES	(320UL << 20)	/* mkfs.xfs of Debian 12: >= 300 MiB */
+
+enum variant { EXT4_JOURNAL, EXT4_1K, XFS_1K, NR_VARIANTS };
+
+static const struct variant_def {
+	const char *name, *fstype, *opts;
+	const char *const mkfs[12];
+	unsigned long bsize;
+	enum pl_mem mem;
+	int journal;		/* data=journal: the disk is read after a checkpoint */
+} variants[NR_VARIANTS] = {
+	[EXT4_JOURNAL] = {
+		"ext4-journal", "ext4", "data=journal",
+		{ "/sbin/mkfs.ext4", "-q", "-F", "-b", "4096", "-I", "256",
+		  "-E", "lazy_itable_init=0,lazy_journal_init=0", NULL },
+		4096, PL_MEM_EXT4_SHARED, 1,
+	},
+	[EXT4_1K] = {
+		"ext4-1k", "ext4", NULL,
+		{ "/sbin/mkfs.ext4", "-q", "-F", "-b", "1024", "-I", "256",
+		  "-E", "lazy_itable_init=0,lazy_journal_init=0", NULL },
+		1024, PL_MEM_EXT4_SHARED, 0,
+	},
+	[XFS_1K] = {
+		"xfs-1k", "xfs", NULL,
+		{ "/sbin/mkfs.xfs", "-q", "-f", "-b", "size=1024", NULL },
+		1024, PL_MEM_XFS_SHARED, 0,
+	},
+};
+
+/* What the program made, undone by teardown() on every exit path. */
+static struct fs_state {
+	char image[128], dir[128], dev[32];
+	int loop_fd, attached, mounted;
+} st[NR_VARIANTS];
+
+static void teardown(unsigned int v)
+{
+	struct fs_state *s = &st[v];
+
+	pl_disk_close();
+	if (s->mounted && umount(s->dir))
+		ksft_print_msg("umount %s: %s\n", s->dir, strerror(errno));
+	else
+		s->mounted = 0;
+	if (s->dir[0] && !s->mounted && !rmdir(s->dir))
+		s->dir[0] = 0;
+	if (s->attached && !s->mounted) {
+		if (ioctl(s->loop_fd, LOOP_CLR_FD, 0))
+			ksft_print_msg("LOOP_CLR_FD %s: %s\n", s->dev,
+				       strerror(errno));
+		s->attached = 0;
+	}
+	if (s->loop_fd > 0 && !s->attached) {
+		close(s->loop_fd);
+		s->loop_fd = 0;
+	}
+	if (s->image[0] && !unlink(s->image))
+		s->image[0] = 0;
+}
+
+static void teardown_all(void)
+{
+	unsigned int v;
+
+	for (v = 0; v < NR_VARIANTS; v++)
+		teardown(v);
+}
+
+/* Runs @argv with its output in @log; 0 if it exited 0. */
+static int run(const char *const *argv, const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	int ret, status;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	ret = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			  environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (ret) {
+		ksft_print_msg("spawn %s: %s\n", argv[0], strerror(ret));
+		return -ret;
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		char line[256];
+		FILE *f = fopen(log, "r");
+
+		ksft_print_msg("%s failed (status %#x):\n", argv[0], status);
+		while (f && fgets(line, sizeof(line), f))
+			ksft_print_msg("  %s", line);
+		if (f)
+			fclose(f);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The loop driver: built in on base and patched (CONFIG_BLK_DEV_LOOP=y in
+ * ci/kernel/pinlab-guest.config), a module on stock, loaded through the
+ * harness's modprobe wrapper (the host's /lib/modules lacks the booted
+ * kernel's modules).
+ */
+static int loop_control(void)
+{
+	const char *const modprobe[] = {
+		access("/run/pinlab/modprobe", X_OK) ? "/sbin/modprobe" :
+						       "/run/pinlab/modprobe",
+		"loop", NULL,
+	};
+	int i, fd;
+
+	if (access("/dev/loop-control", F_OK)) {
+		if (pl_kernel() != PL_KERNEL_STOCK)
+			ksft_exit_fail_msg("no /dev/loop-control: this kernel needs CONFIG_BLK_DEV_LOOP\n");
+		if (run(modprobe, "/tmp/pinlab-fsv-modprobe.log"))
+			ksft_exit_fail_msg("modprobe loop failed\n");
+	}
+	for (i = 0; i < 100; i++) {
+		fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		usleep(20000);
+	}
+	if (fd < 0)
+		ksft_exit_fail_msg("/dev/loop-control: %s\n", strerror(errno));
+	return fd;
+}
+
+/* Sparse image, loop device, mkfs, mount: 0 or -errno, with a diagnostic. */
+static int fs_setup(unsigned int v, int ctl)
+{
+	const struct variant_def *d = &variants[v];
+	struct fs_state *s = &st[v];
+	const char *const *mkfs = d->mkfs;
+	const char *argv[16];
+	struct loop_config cfg;
+	struct statfs sf;
+	char log[64];
+	int i, n, ifd;
+
+	/* /dev/shm if the guest has a tmpfs there, its tmpfs /tmp otherwise. */
+	snprintf(s->image, sizeof(s->image), "%s/pinlab-fsv-%d-%s.img",
+		 !statfs("/dev/shm", &sf) && sf.f_type == TMPFS_MAGIC ?
+		 "/dev/shm" : "/tmp", getpid(), d->name);
+	ifd = open(s->image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (ifd < 0 || ftruncate(ifd, IMAGE_BYTES)) {
+		ksft_print_msg("%s: %s\n", s->image, strerror(errno));
+		return -errno;
+	}
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (n < 0) {
+		ksft_print_msg("LOOP_CTL_GET_FREE: %s\n", strerror(errno));
+		close(ifd);
+		return -errno;
+	}
+	snprintf(s->dev, sizeof(s->dev), "/dev/loop%d", n);
+	for (i = 0; i < 100; i++) {
+		s->loop_fd = open(s->dev, O_RDWR | O_CLOEXEC);
+		if (s->loop_fd >= 0 || errno != ENOENT)
+			break;
+		usleep(20000);
+	}
+	if (s->loop_fd < 0) {
+		ksft_print_msg("%s: %s\n", s->dev, strerror(errno));
+		s->loop_fd = 0;
+		close(ifd);
+		return -ENODEV;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = ifd;
+	if (ioctl(s->loop_fd, LOOP_CONFIGURE, &cfg)) {
+		ksft_print_msg("LOOP_CONFIGURE %s: %s\n", s->dev, strerror(errno));
+		close(ifd);
+		return -errno;
+	}
+	s->attached = 1;
+	close(ifd);
+
+	for (i = 0; mkfs[i]; i++)
+		argv[i] = mkfs[i];
+	argv[i++] = s->dev;
+	argv[i] = NULL;
+	snprintf(log, sizeof(log), "/tmp/pinlab-fsv-%d-mkfs.log", getpid());
+	n = run(argv, log);
+	unlink(log);
+	if (n)
+		return n;
+
+	snprintf(s->dir, sizeof(s->dir), "/mnt/pinlab-fsv-%s-XXXXXX", d->name);
+	if (!mkdtemp(s->dir)) {
+		ksft_print_msg("mkdtemp: %s\n", strerror(errno));
+		s->dir[0] = 0;
+		return -errno;
+	}
+	if (mount(s->dev, s->dir, d->fstype, 0, d->opts)) {
+		ksft_print_msg("mount %s %s -o %s: %s\n", s->dev, s->dir,
+			       d->opts ? d->opts : "defaults", strerror(errno));
+		return -errno;
+	}
+	s->mounted = 1;
+	return 0;
+}
+
+/* The mounted layout is the asked one: block size, data=journal. */
+static int layout_ok(unsigned int v)
+{
+	const struct variant_def *d = &variants[v];
+	struct statvfs sv;
+	char line[512], *dev = strrchr(st[v].dev, '/') + 1;
+	int journal = 0, found = 0;
+	FILE *f;
+
+	if (statvfs(st[v].dir, &sv))
+		return 0;
+	f = fopen("/proc/self/mounts", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strstr(line, st[v].dir))
+			continue;
+		found = 1;
+		journal = !!strstr(line, "data=journal");
+	}
+	if (f)
+		fclose(f);
+	ksft_print_msg("[INFO] %s: %s on %s, block size %lu, %s\n", d->name,
+		       st[v].dev, st[v].dir, sv.f_bsize,
+		       journal ? "data=journal" : "default data mode");
+	/* ext4_warning() is rate limited per file system (buffers_stripped). */
+	if (!strcmp(d->fstype, "ext4")) {
+		snprintf(line, sizeof(line),
+			 "/sys/fs/ext4/%s/warning_ratelimit_interval_ms", dev);
+		if (pl_write_file(line, "0"))
+			return 0;
+	}
+	return found && sv.f_bsize == d->bsize && journal == d->journal;
+}
+
+/*
+ * The disk's bytes.  data=journal: fsync puts the data in the journal only
+ * (ext4_sync_file() -> ext4_force_commit()); its home blocks are written by
+ * a later checkpoint.  EXT4_IOC_CHECKPOINT (jbd2_journal_flush()) runs
+ * that checkpoint now, so the home blocks the oracle reads are what a
+ * journal replay or a clean unmount would leave.
+ */
+static int disk_census(unsigned int v, struct pl_buf *buf, __u32 h, __u32 seq,
+		       struct pl_census *c)
+{
+	struct pl_census home;
+	__u32 flags = 0;
+
+	if (!variants[v].journal)
+		return pl_disk_census(buf, h, seq, c);
+	/* What the home blocks hold before the checkpoint: for the log. */
+	if (pl_disk_census(buf, h, seq, &home))
+		return -EIO;
+	if (ioctl(buf->fd, EXT4_IOC_CHECKPOINT, &flags)) {
+		ksft_print_msg("EXT4_IOC_CHECKPOINT: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (pl_disk_census(buf, h, seq, c))
+		return -EIO;
+	ksft_print_msg("[INFO] home blocks before the checkpoint: fresh %zu original %zu torn %zu older %zu; after: fresh %zu original %zu torn %zu older %zu\n",
+		       home.fresh, home.original, home.torn, home.older,
+		       c->fresh, c->original, c->torn, c->older);
+	return 0;
+}
+
+/* ---- scenario a: wb_window's after-wb and in-wb ---- */
+
+enum scenario { AFTER_WB, IN_WB, STRIPPED, NR_SCENARIOS };
+static const char *const scenario_name[NR_SCENARIOS] = {
+	"after-wb", "in-wb", "buffers-stripped",
+};
+
+enum state { FRESH, ORIGINAL, TORN, OLDER, MIXED };
+static const char *const state_name[] = {
+	"fresh", "original", "torn", "older", "mixed",
+};
+
+static enum state census_state(const struct pl_census *c, size_t np)
+{
+	if (c->fresh == np)
+		return FRESH;
+	if (c->original == np)
+		return ORIGINAL;
+	if (c->torn == np)
+		return TORN;
+	if (c->older == np)
+		return OLDER;
+	return MIXED;
+}
+
+static const char *outcome(const struct pl_census *c, size_t np,
+			   const char *missing, char *t, size_t size)
+{
+	if (c->fresh == np)
+		snprintf(t, size, "OK");
+	else if (c->torn)
+		snprintf(t, size, "TORN (%zu)", c->torn);
+	else
+		snprintf(t, size, "%s (%zu)", missing, np - c->fresh);
+	return t;
+}
+
+/*
+ * The disk while pinned (after two fsyncs) and after unpin + fsync: see
+ * the header comment.
+ */
+static enum state expect_pinned(unsigned int v, enum scenario sc, int longterm)
+{
+	if (v == EXT4_JOURNAL)
+		return sc == IN_WB ? TORN : FRESH;
+	if (longterm && pl_kernel_patched())
+		return FRESH;
+	return sc == IN_WB ? TORN : ORIGINAL;
+}
+
+static enum state expect_final(unsigned int v, enum scenario sc, int longterm,
+			       int dirty)
+{
+	if (v == EXT4_JOURNAL && sc == IN_WB && longterm && pl_kernel_patched())
+		return FRESH;
+	return dirty ? FRESH : expect_pinned(v, sc, longterm);
+}
+
+static __u64 expect_fired(unsigned int v, enum scenario sc, size_t np)
+{
+	(void)v;
+	return sc == IN_WB ? 2 * np : 0;
+}
+
+static void case_name(char *t, size_t size, unsigned int v, enum scenario sc,
+		      unsigned int p, int dirty)
+{
+	snprintf(t, size, "%s-%s-%s-unpin-%s", variants[v].name,
+		 scenario_name[sc], pl_pin_kinds[p].name,
+		 dirty ? "dirty" : "clean");
+}
+
+static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
+		    int dirty)
+{
+	int longterm = p == PL_PIN_LONGTERM, ok = 1;
+	unsigned int half = pl_page_size / 2;
+	struct pl_census c_pinned = { 0 }, c_final = { 0 }, c_cache = { 0 };
+	enum state pinned, final, want_pinned, want_final;
+	__u64 fired_start = 0, fired_end = 0, want_fired;
+	char name[96], o1[48], o2[48];
+	__u32 h, seq = 0, seq_a;
+	struct pl_buf buf;
+	size_t np;
+
+	case_name(name, sizeof(name), v, sc, p, dirty);
+	if (pl_buf_setup_pinned(&buf, variants[v].mem, fd,
+				pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
+				&h)) {
+		ksft_test_result_fail("%s: setup\n", name);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	want_fired = expect_fired(v, sc, np);
+
+	if (sc == AFTER_WB) {
+		ok &= !pl_fsync(buf.fd);
+		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+	} else {
+		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq_a);
+		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_START, 0, 0, 0,
+				     half, &seq);
+		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_END, 0, 0, half,
+				     half, &seq);
+	}
+	ok &= !pl_fsync(buf.fd);
+	ok &= !pl_fsync(buf.fd);
+	ok &= pl_device_wrote(&buf, h, seq);
+	ok &= !disk_census(v, &buf, h, seq, &c_pinned);
+	if (sc == IN_WB) {
+		ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_START,
+					&fired_start);
+		ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_END,
+					&fired_end);
+	}
+	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !pl_fsync(buf.fd);
+	ok &= !disk_census(v, &buf, h, seq, &c_final);
+	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
+	pl_buf_teardown(&buf);
+
+	pinned = census_state(&c_pinned, np);
+	final = census_state(&c_final, np);
+	want_pinned = expect_pinned(v, sc, longterm);
+	want_final = expect_final(v, sc, longterm, dirty);
+	if (!ok)
+		ksft_print_msg("[INFO] an ioctl or fsync failed\n");
+	ksft_print_msg("[INFO] %s: pinned: fresh %zu original %zu torn %zu older %zu; final: fresh %zu original %zu torn %zu older %zu; cache: fresh %zu original %zu torn %zu; injections fired %llu+%llu\n",
+		       name, c_pinned.fresh, c_pinned.original, c_pinned.torn,
+		       c_pinned.older, c_final.fresh, c_final.original,
+		       c_final.torn, c_final.older, c_cache.fresh,
+		       c_cache.original, c_cache.torn,
+		       fired_start, fired_end);
+	printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=%s while pinned, %s final\n",
+	       name, outcome(&c_pinned, np, "STALE", o1, sizeof(o1)),
+	       outcome(&c_final, np, "DATA LOSS", o2, sizeof(o2)));
+	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
+			 fired_start + fired_end == want_fired &&
+			 !memcmp(&c_cache, &c_final, sizeof(c_cache)),
+			 "%s: disk %s while pinned, %s after unpin (%llu injections)\n",
+			 name, state_name[want_pinned], state_name[want_final],
+			 want_fired);
+}
+
+/* ---- scenario b: buffers_stripped ---- */
+
+static int count_private(int fd, __u32 h, size_t np, size_t *n)
+{
+	struct mockdma_page_state ps[64];
+	size_t i;
+	int ret = pl_query(fd, h, 0, np, ps);
+
+	*n = 0;
+	for (i = 0; !ret && i < np; i++)
+		*n += !!(ps[i].flags & MOCKDMA_PAGE_PRIVATE);
+	return ret;
+}
+
+static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
+{
+	int ext4 = variants[v].mem == PL_MEM_EXT4_SHARED;
+	int gup = p == PL_PIN_GUP, kmsg, ok = 1;
+	size_t np, priv_before = 0, priv_after = 0, warned;
+	struct pl_census disk = { 0 };
+	char name[96], o[96];
+	struct pl_buf buf;
+	__u32 h, seq = 0;
+	/* See the header comment for why exactly these. */
+	int journal = variants[v].journal;
+	int want_stripped = gup && !journal;
+	int kept_dirty = journal || (!gup && pl_kernel_patched());
+	int want_lost = (!dirty && !kept_dirty) || (want_stripped && ext4);
+	int want_warned = ext4 && want_stripped && dirty;
+
+	case_name(name, sizeof(name), v, STRIPPED, p, dirty);
+	if (pl_buf_setup_pinned(&buf, variants[v].mem, fd,
+				pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
+				&h)) {
+		ksft_test_result_fail("%s: setup\n", name);
+		return;
+	}
+	np = buf.len / pl_page_size;
+	kmsg = pl_kmsg_open();
+
+	ok &= !pl_fsync(buf.fd);
+	ok &= !count_private(fd, h, np, &priv_before);
+	ok &= !madvise(buf.addr, buf.len, MADV_PAGEOUT);
+	ok &= !count_private(fd, h, np, &priv_after);
+	ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+	ok &= pl_device_wrote(&buf, h, seq);
+	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !pl_fsync(buf.fd);
+	ok &= !disk_census(v, &buf, h, seq, &disk);
+	warned = pl_kmsg_count(kmsg, "does not have buffers attached");
+	if (kmsg >= 0)
+		close(kmsg);
+	pl_buf_teardown(&buf);
+
+	ksft_print_msg("[INFO] %s: PG_private %zu -> %zu after MADV_PAGEOUT, %zu/%zu pages on disk (original %zu torn %zu), %zu 'no buffers' warnings\n",
+		       name, priv_before, priv_after, disk.fresh, np,
+		       disk.original, disk.torn, warned);
+	if (disk.fresh == np)
+		snprintf(o, sizeof(o), "OK");
+	else
+		snprintf(o, sizeof(o), "DATA LOSS (%zu)%s", np - disk.fresh,
+			 warned ? ", WARN: page N does not have buffers attached" : "");
+	printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=%s, buffers %zu/%zu after MADV_PAGEOUT\n",
+	       name, o, priv_after, np);
+	ksft_test_result(ok && priv_before == np &&
+			 (want_stripped ? priv_after == 0 :
+					  priv_after == priv_before) &&
+			 disk.fresh == (want_lost ? 0 : np) &&
+			 (want_warned ? warned >= 1 : warned == 0),
+			 "%s: buffers %s, %s\n", name,
+			 want_stripped ? "stripped" : "kept",
+			 want_lost ? "device data lost" : "device data on disk");
+}
+
+int main(void)
+{
+	int fd = pl_open_or_skip(), ctl, dirty;
+	unsigned int v, sc, p;
+
+	ksft_set_plan(NR_VARIANTS * (1 + NR_SCENARIOS * PL_PIN_KINDS * 2));
+	atexit(teardown_all);
+	ctl = loop_control();
+	for (v = 0; v < NR_VARIANTS; v++) {
+		int ret = fs_setup(v, ctl);
+
+		ksft_test_result(!ret && layout_ok(v), "%s: mounted as asked\n",
+				 variants[v].name);
+		if (ret)
+			ksft_exit_fail_msg("%s: cannot make the file system\n",
+					   variants[v].name);
+		setenv(variants[v].mem == PL_MEM_EXT4_SHARED ? "PINLAB_EXT4" :
+			"PINLAB_XFS", st[v].dir, 1);
+		for (sc = 0; sc < NR_SCENARIOS; sc++)
+			for (p = 0; p < PL_PIN_KINDS; p++)
+				for (dirty = 1; dirty >= 0; dirty--) {
+					if (sc == STRIPPED)
+						stripped_case(fd, v, p, dirty);
+					else
+						wb_case(fd, v, sc, p, dirty);
+				}
+		teardown(v);
+	}
+	close(ctl);
+	close(fd);
+	ksft_finished();
+}
