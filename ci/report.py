@@ -674,7 +674,7 @@ def report(runs):
     if rows:
         out += ["## The hazard catalogue, one word per kernel\n",
                 "Full outcomes in the first table below; each hazard's "
-                "program (`userspace/hazard_*.c`) says what it does and why "
+                "program (`userspace/hazards/hazard_*.c`) says what it does and why "
                 "each kernel gives its outcome.\n",
                 "| id | hazard | case | " + " | ".join(labels) + " |",
                 "|" + "---|" * (3 + len(labels))]
