@@ -78,6 +78,10 @@
  * read(2)) read intact memory: software-injected poison never
  * machine-checks.
  *
+ * ci/mutations: skip-fsync turns the "fsync EIO" verdicts red (stock and
+ * base: the file cases; patched: the legacy GUP one), skip-device-write
+ * every case (the device's bytes are each case's precondition).
+ *
  * Hard poison loses the frame for the rest of the boot (memory_failure()
  * keeps the reference madvise took; freeing a PG_hwpoison page leaks it),
  * so it is done on 6 pages per run: long-term on each memory type, legacy
