@@ -532,9 +532,19 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=%s while pinned, %s final\n",
 	       name, outcome(&c_pinned, np, "STALE", o1, sizeof(o1)),
 	       outcome(&c_final, np, "DATA LOSS", o2, sizeof(o2)));
+	/*
+	 * The cache must agree with the disk once everything is written,
+	 * except under data=journal: a page whose buffers jbd2 still holds
+	 * (a journal_head on a checkpoint or forget list) cannot be released
+	 * (ext4_release_folio() -> jbd2_journal_try_to_free_buffers()
+	 * fails), so how many of the 16 drop_caches evicts depends on where
+	 * jbd2's lists are (measured 12 of 16 once, 16 in other runs).  The
+	 * verdict there is the disk alone; the cache is logged above.
+	 */
+	ok &= variants[v].journal ||
+	      !memcmp(&c_cache, &c_final, sizeof(c_cache));
 	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
-			 fired_start + fired_end == want_fired &&
-			 !memcmp(&c_cache, &c_final, sizeof(c_cache)),
+			 fired_start + fired_end == want_fired,
 			 "%s: disk %s while pinned, %s after unpin (%llu injections)\n",
 			 name, state_name[want_pinned], state_name[want_final],
 			 want_fired);
