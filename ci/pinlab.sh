@@ -125,6 +125,14 @@ if [ "$mode" = check ]; then
 		make -C "$PINLAB_ROOT/driver" KSRC="$KSRC" check
 	host_check "driver is sparse clean (C=2)" \
 		make -C "$PINLAB_ROOT/driver" KDIR="$KDIR" C=2
+	# checkpatch misreads a patch file inside a git work tree: run it
+	# from a scratch directory.
+	step "checkpatch --strict on patches/"
+	host_check "patches/ are checkpatch --strict clean" \
+		bash -c 'cd "$(mktemp -d)" && for p in "$1"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+			case $p in */0000-*) continue ;; esac
+			perl "$2/scripts/checkpatch.pl" --strict --no-tree -q "$p" || exit 1
+		done' _ "$PINLAB_ROOT" "$KSRC"
 	step "report.py self-test"
 	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
 		python3 "$PINLAB_ROOT/ci/test-report.py"
