@@ -51,6 +51,8 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 		   atomic64_read(&s->engine_passes_total));
 	seq_printf(m, "inject_armed %lld\n", atomic64_read(&s->inject_armed));
 	seq_printf(m, "inject_probes_live %u\n", mockdma_inject_probes_live());
+	seq_printf(m, "inject_probes_missed %lu\n",
+		   mockdma_inject_probes_missed());
 	seq_printf(m, "inject_arms_total %lld\n",
 		   atomic64_read(&s->inject_arms_total));
 	seq_printf(m, "inject_fired_total %lld\n",

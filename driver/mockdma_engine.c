@@ -140,7 +140,8 @@ void mockdma_engine_status(struct mockdma_handle *h, struct mockdma_engine *e)
  * drops it; kref_put()'s ordering makes @mode visible to whoever runs the
  * release.
  *
- * Context: process context.
+ * Context: process context; may sleep waiting for the DMA engine's pass and
+ * for injections being fired on @h.
  */
 void mockdma_handle_retire(struct mockdma_handle *h,
 			   enum mockdma_release_mode mode)

@@ -32,11 +32,18 @@
  * slots, hashed by folio, under a raw spinlock taken with IRQs off.  A hook
  * looks only at its folio's bucket, unlinks the slots that match and stamps
  * them after dropping the lock (mockdma_dma_stamp() without dirtying), so
- * the global lock is never held across a stamp.  A slot points at its
- * handle without a reference; a slot being fired counts in the handle's
- * @inject_firing, and a handle retiring disarms all its slots and then waits
- * for @inject_firing to drop to zero, before its pages can be released
- * (mockdma_handle_retire()).  A retired handle cannot be armed again.
+ * the global lock is never held across a stamp.  The kprobe handlers keep
+ * interrupts off from the lookup through the stamp: a kprobe hit on this
+ * CPU while a handler runs is only counted as missed (kprobe_running()),
+ * so a writeback completion interrupting a stamp would lose its WB_END
+ * injection.  A slot points at its handle without a reference; a slot
+ * being fired counts in the handle's @inject_firing, and every firing runs
+ * inside an RCU read-side section (a kprobe handler runs with preemption
+ * off; the shrinker takes rcu_read_lock()), so DISARM and retirement, after
+ * unlinking the handle's slots, wait with synchronize_rcu() for the ones in
+ * flight: when they return, every write counted in @inject_fired has
+ * landed and no hook touches the pages.  A retired handle cannot be armed
+ * again.
  *
  * The kprobes are registered at the first ARM of their point and
  * unregistered, from process context, as soon as no slot is armed there
@@ -57,7 +64,7 @@
 #include <linux/ptrace.h>
 #include <linux/shrinker.h>
 #include <linux/spinlock.h>
-#include <linux/wait.h>
+#include <linux/rcupdate.h>
 
 #include "mockdma_internal.h"
 
@@ -80,23 +87,16 @@ static struct hlist_head mockdma_buckets[1 << MOCKDMA_INJECT_HASH_BITS];
 static DEFINE_RAW_SPINLOCK(mockdma_slots_lock);
 /* Slots in use per point: the handlers' lockless fast path. */
 static atomic_t mockdma_armed_at[MOCKDMA_INJECT_COUNT];
-/* Retiring handles wait here for their slots being fired. */
-static DECLARE_WAIT_QUEUE_HEAD(mockdma_firing_wq);
 
 static struct hlist_head *mockdma_bucket(struct folio *folio)
 {
 	return &mockdma_buckets[hash_ptr(folio, MOCKDMA_INJECT_HASH_BITS)];
 }
 
-/* Unlink @s (a slot in use) and count it as fired or not. */
-static void mockdma_slot_unlink(struct mockdma_inject_slot *s, bool fired)
+/* Unlink @s (a slot in use): it is no longer armed. */
+static void mockdma_slot_unlink(struct mockdma_inject_slot *s)
 {
 	lockdep_assert_held(&mockdma_slots_lock);
-	if (fired) {
-		atomic64_inc(&s->h->inject_fired[s->point]);
-		atomic64_inc(&mockdma_stats.inject_fired_total);
-		atomic64_inc(&mockdma_stats.inject_fired[s->point]);
-	}
 	hlist_del_init(&s->node);
 	atomic_dec(&s->h->inject_armed);
 	atomic_dec(&mockdma_armed_at[s->point]);
@@ -105,25 +105,31 @@ static void mockdma_slot_unlink(struct mockdma_inject_slot *s, bool fired)
 
 /*
  * Stamp the slots of @list (unlinked, counted in their handles'
- * @inject_firing) outside the global lock, then free them.
+ * @inject_firing) outside the global lock and count them fired, then free
+ * them all under one hold of the lock.  Called in an RCU read-side
+ * section (see the top of this file).
  */
 static void mockdma_fire_list(struct mockdma_inject_slot *list)
 {
+	struct mockdma_inject_slot *s, *next;
 	unsigned long flags;
 
-	while (list) {
-		struct mockdma_inject_slot *s = list;
-		struct mockdma_handle *h = s->h;
-
-		list = s->next_fire;
-		mockdma_dma_stamp(h, s->index, s->offset, s->length, s->seq,
-				  false);
-		raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
-		s->h = NULL;
-		raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
-		if (atomic_dec_and_test(&h->inject_firing))
-			wake_up_all(&mockdma_firing_wq);
+	for (s = list; s; s = s->next_fire) {
+		mockdma_dma_stamp(s->h, s->index, s->offset, s->length,
+				  s->seq, false);
+		atomic64_inc(&s->h->inject_fired[s->point]);
+		atomic64_inc(&mockdma_stats.inject_fired_total);
+		atomic64_inc(&mockdma_stats.inject_fired[s->point]);
 	}
+	if (!list)
+		return;
+	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
+	for (s = list; s; s = next) {
+		next = s->next_fire;
+		atomic_dec(&s->h->inject_firing);
+		s->h = NULL;
+	}
+	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
 }
 
 /* Take @s out for firing: the caller then passes it to mockdma_fire_list(). */
@@ -131,7 +137,7 @@ static void mockdma_slot_take(struct mockdma_inject_slot *s,
 			      struct mockdma_inject_slot **list)
 {
 	atomic_inc(&s->h->inject_firing);
-	mockdma_slot_unlink(s, true);
+	mockdma_slot_unlink(s);
 	s->next_fire = *list;
 	*list = s;
 }
@@ -139,7 +145,8 @@ static void mockdma_slot_take(struct mockdma_inject_slot *s,
 /*
  * Fire every page armed at @point that belongs to @folio (its bucket
  * only), or every page armed at @point if @folio is NULL (the shrinker).
- * Returns the number fired.
+ * The caller has interrupts off (kprobe handlers) or holds
+ * rcu_read_lock() (the shrinker).  Returns the number fired.
  */
 static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 {
@@ -173,25 +180,35 @@ static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 	return fired;
 }
 
-/* All three probed functions take the folio as their first argument. */
+/*
+ * All three probed functions take the folio as their first argument.
+ * Interrupts stay off through the stamp (see the top of this file).
+ */
+static void mockdma_kp_fire(u32 point, struct pt_regs *regs)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	mockdma_inject_fire(point,
+			    (struct folio *)regs_get_kernel_argument(regs, 0));
+	local_irq_restore(flags);
+}
+
 static int mockdma_kp_wb_start(struct kprobe *p, struct pt_regs *regs)
 {
-	mockdma_inject_fire(MOCKDMA_INJECT_WB_START,
-			    (struct folio *)regs_get_kernel_argument(regs, 0));
+	mockdma_kp_fire(MOCKDMA_INJECT_WB_START, regs);
 	return 0;
 }
 
 static int mockdma_kp_wb_end(struct kprobe *p, struct pt_regs *regs)
 {
-	mockdma_inject_fire(MOCKDMA_INJECT_WB_END,
-			    (struct folio *)regs_get_kernel_argument(regs, 0));
+	mockdma_kp_fire(MOCKDMA_INJECT_WB_END, regs);
 	return 0;
 }
 
 static int mockdma_kp_reclaim(struct kprobe *p, struct pt_regs *regs)
 {
-	mockdma_inject_fire(MOCKDMA_INJECT_RECLAIM,
-			    (struct folio *)regs_get_kernel_argument(regs, 0));
+	mockdma_kp_fire(MOCKDMA_INJECT_RECLAIM, regs);
 	return 0;
 }
 
@@ -222,10 +239,10 @@ static DEFINE_MUTEX(mockdma_kprobe_lock);
 
 /*
  * Fault injection (debugfs inject_fail_register): the next registration
- * probes kprobe_int3_handler instead, which x86 marks NOKPROBE_SYMBOL, so
- * that register_kprobe() fails after it has stored the resolved address
- * (-EINVAL from check_kprobe_address_safe()'s blacklist check).  The test
- * of the retry after a failure.
+ * probes get_kprobe instead, which kernel/kprobes.c marks NOKPROBE_SYMBOL
+ * on every architecture, so that register_kprobe() fails after it has
+ * stored the resolved address (-EINVAL from check_kprobe_address_safe()'s
+ * blacklist check).  The test of the retry after a failure.
  */
 bool mockdma_inject_fail_register;
 
@@ -236,20 +253,22 @@ static int mockdma_inject_hook(u32 point)
 	int ret;
 
 	lockdep_assert_held(&mockdma_kprobe_lock);
-	if (!mockdma_kprobe_tmpl[point].symbol_name || mockdma_kprobe_live[point])
-		return 0;	/* the shrinker is always registered */
+	/* The shrinker is always registered; a live probe stays. */
+	if (!mockdma_kprobe_tmpl[point].symbol_name ||
+	    mockdma_kprobe_live[point])
+		return 0;
 
 	*kp = mockdma_kprobe_tmpl[point];
 	if (READ_ONCE(mockdma_inject_fail_register)) {
 		WRITE_ONCE(mockdma_inject_fail_register, false);
-		kp->symbol_name = "kprobe_int3_handler";
+		kp->symbol_name = "get_kprobe";
 	}
 	ret = register_kprobe(kp);
 	if (ret) {
 		pr_warn("cannot probe %s: %d\n", kp->symbol_name, ret);
 		return -EOPNOTSUPP;
 	}
-	mockdma_kprobe_live[point] = true;
+	WRITE_ONCE(mockdma_kprobe_live[point], true);
 	return 0;
 }
 
@@ -262,12 +281,28 @@ static void mockdma_inject_unhook_idle(void)
 	unsigned int i;
 
 	mutex_lock(&mockdma_kprobe_lock);
-	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++)
-		if (mockdma_kprobe_live[i] && !atomic_read(&mockdma_armed_at[i])) {
-			unregister_kprobe(&mockdma_kprobes[i]);
-			mockdma_kprobe_live[i] = false;
-		}
+	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++) {
+		if (!mockdma_kprobe_live[i] ||
+		    atomic_read(&mockdma_armed_at[i]))
+			continue;
+		unregister_kprobe(&mockdma_kprobes[i]);
+		WRITE_ONCE(mockdma_kprobe_live[i], false);
+	}
 	mutex_unlock(&mockdma_kprobe_lock);
+}
+
+/* Hits of our probes that kprobes dropped (nested in a handler). */
+unsigned long mockdma_inject_probes_missed(void)
+{
+	unsigned long n = 0;
+	unsigned int i;
+
+	mutex_lock(&mockdma_kprobe_lock);
+	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++)
+		if (mockdma_kprobe_live[i])
+			n += mockdma_kprobes[i].nmissed;
+	mutex_unlock(&mockdma_kprobe_lock);
+	return n;
 }
 
 /* Probes registered now, for debugfs "stats". */
@@ -295,7 +330,9 @@ static unsigned long mockdma_shrink_count(struct shrinker *shrinker,
 static unsigned long mockdma_shrink_scan(struct shrinker *shrinker,
 					 struct shrink_control *sc)
 {
+	rcu_read_lock();
 	mockdma_inject_fire(MOCKDMA_INJECT_SHRINKER, NULL);
+	rcu_read_unlock();
 	/* Nothing was freed; do not call again in this pass. */
 	return SHRINK_STOP;
 }
@@ -333,11 +370,14 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 	if (in->seq > (u32)atomic_read(&h->dma_seq))
 		return -EINVAL;
 
+	/*
+	 * mockdma_kprobe_lock serialises every ARM: slots only get freed
+	 * meanwhile, so the free count below still holds at insertion.  The
+	 * cheap checks come first: a registration costs a text poke, and
+	 * undoing it a synchronize_rcu().
+	 */
 	if (mutex_lock_killable(&mockdma_kprobe_lock))
 		return -EINTR;
-	ret = mockdma_inject_hook(in->point);
-	if (ret)
-		goto out_unlock_kprobe;
 	if (mutex_lock_killable(&h->lock)) {
 		ret = -EINTR;
 		goto out_unlock_kprobe;
@@ -346,16 +386,20 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 		ret = -ENOENT;
 		goto out_unlock;
 	}
-	seq = in->seq ? in->seq : (u32)atomic_inc_return(&h->dma_seq);
-
 	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
 	for (slot = 0; slot < ARRAY_SIZE(mockdma_slots); slot++)
 		nfree += !mockdma_slots[slot].h;
+	raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
 	if (nfree < n) {
-		raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
 		ret = -ENOSPC;
 		goto out_unlock;
 	}
+	ret = mockdma_inject_hook(in->point);
+	if (ret)
+		goto out_unlock;
+	seq = in->seq ? in->seq : (u32)atomic_inc_return(&h->dma_seq);
+
+	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
 	for (i = 0, slot = 0; i < n; slot++) {
 		struct mockdma_inject_slot *s = &mockdma_slots[slot];
 
@@ -383,10 +427,21 @@ out_unlock:
 	mutex_unlock(&h->lock);
 out_unlock_kprobe:
 	mutex_unlock(&mockdma_kprobe_lock);
-	/* A probe registered for an ARM that then failed is not needed. */
-	if (ret)
-		mockdma_inject_unhook_idle();
 	return ret;
+}
+
+/*
+ * Wait until no slot of @h is being fired: once its slots are unlinked
+ * no new firing can start, and every one in flight runs in an RCU
+ * read-side section that began before this call (see the top of this
+ * file), so one grace period is enough.  Process context.
+ */
+static void mockdma_inject_wait_firing(struct mockdma_handle *h)
+{
+	might_sleep();
+	if (atomic_read(&h->inject_firing))
+		synchronize_rcu();
+	WARN_ON_ONCE(atomic_read(&h->inject_firing));
 }
 
 /* Disarm the pages of @h at @point, or at every point if @point is -1. */
@@ -403,7 +458,7 @@ static unsigned long mockdma_inject_clear(struct mockdma_handle *h,
 		if (s->h != h || hlist_unhashed(&s->node) ||
 		    (point != U32_MAX && s->point != point))
 			continue;
-		mockdma_slot_unlink(s, false);
+		mockdma_slot_unlink(s);
 		s->h = NULL;
 		n++;
 	}
@@ -421,6 +476,7 @@ void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
 			   struct mockdma_inject *out)
 {
 	out->armed = mockdma_inject_clear(h, point);
+	mockdma_inject_wait_firing(h);
 	out->fired = atomic64_read(&h->inject_fired[point]);
 	mockdma_inject_unhook_idle();
 }
@@ -434,7 +490,7 @@ void mockdma_inject_disarm_all(struct mockdma_handle *h)
 {
 	lockdep_assert_held(&h->lock);
 	mockdma_inject_clear(h, U32_MAX);
-	wait_event(mockdma_firing_wq, !atomic_read(&h->inject_firing));
+	mockdma_inject_wait_firing(h);
 }
 
 /* After retiring handles, outside their locks: drop the idle probes. */

@@ -5,13 +5,14 @@
  * Object model:
  *
  * struct mockdma_file is one open of /dev/mockdma.  It owns a table of
- * handles (an xarray, ids from 1) under its mutex, and is on a global list so
+ * handles (an xarray, ids from 1, allocated cyclically) under its mutex, and is on a global list so
  * that debugfs can show every fd.
  *
  * struct mockdma_handle is one pinned range.  It is reference counted: the
- * fd's table holds one reference, and anyone touching the pages (an ioctl, or
- * later an asynchronous DMA engine or a fault-injection hook) holds another
- * for the duration.  Removing a handle from the table (UNPIN, close) only
+ * fd's table holds one reference, and an ioctl or the DMA engine touching
+ * the pages holds another for the duration.  A fault-injection hook holds
+ * none: it counts in @inject_firing inside an RCU read-side section, and
+ * retirement waits for it (mockdma_inject.c).  Removing a handle from the table (UNPIN, close) only
  * records how the pages are to be released and drops the table's reference;
  * the pages are unpinned when the last reference goes, so a concurrent user
  * can never write into a page that has already been unpinned and perhaps
@@ -188,6 +189,7 @@ void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
 void mockdma_inject_disarm_all(struct mockdma_handle *h);
 void mockdma_inject_retired(void);
 unsigned int mockdma_inject_probes_live(void);
+unsigned long mockdma_inject_probes_missed(void);
 
 /* mockdma_query.c */
 int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,

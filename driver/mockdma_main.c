@@ -14,6 +14,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
@@ -26,6 +27,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 
 #include "mockdma_internal.h"
 
@@ -510,9 +512,10 @@ static int mockdma_open(struct inode *inode, struct file *file)
  * Last close of the fd (explicit, or at exit): release every handle still
  * held, like gup_test_release() and ib_umem_release() on MR teardown.  A
  * correct driver tearing down dirties what its device may have written, so
- * a handle pinned for write is released dirty if at least one DMA_WRITE hit
- * it (decided when its last reference goes, so writes by a holder that
- * outlives the fd count too), and clean otherwise.
+ * a handle pinned for write is released dirty if the device wrote into it
+ * at all (a DMA_WRITE, an engine pass or a fired injection; decided when
+ * its last reference goes, so writes by a holder that outlives the fd
+ * count too), and clean otherwise.
  */
 static int mockdma_release(struct inode *inode, struct file *file)
 {

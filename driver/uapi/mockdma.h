@@ -16,8 +16,9 @@
  * ENGINE_STOP, INJECT_ARM, INJECT_DISARM) need an fd opened for writing and
  * return -EBADF on one opened O_RDONLY, as write(2) does; DMA_READ, QUERY
  * and ENGINE_STATUS work on either.  Handle ids are allocated cyclically per
- * fd: an id is not reused until the 32-bit space wraps, so a stamp left on
- * disk by an unpinned handle never names a later one.
+ * fd: within one fd an id is not reused until the 32-bit space wraps, so a
+ * stamp left on disk by an unpinned handle never names a later handle of
+ * the same fd (each new fd starts again at 1).
  */
 #ifndef _UAPI_MOCKDMA_H
 #define _UAPI_MOCKDMA_H
