@@ -44,7 +44,7 @@
  *
  * - ext4-1k and xfs-1k, after-wb and in-wb: exactly the 4 KiB outcomes of
  *   wb_window: STALE (16) while pinned, DATA LOSS (16) after a clean
- *   unpin; TORN (16) for in-wb; a dirtying unpin repairs.  Several blocks
+ *   unpin; PL_TORN (16) for in-wb; a dirtying unpin repairs.  Several blocks
  *   per page change nothing: ext4's mpage_submit_page() and xfs's
  *   iomap_writepage_map() clean and write the whole page once per
  *   writeback (one __folio_start_writeback() per page: 16 + 16 injections),
@@ -56,12 +56,12 @@
  *   next fsync's writeback writes the live page, device bytes included,
  *   to the home blocks.  data=journal re-dirties once per commit, what the
  *   series does per writeback.
- * - ext4-journal, in-wb: TORN (16) while pinned: the split lands in the
+ * - ext4-journal, in-wb: PL_TORN (16) while pinned: the split lands in the
  *   in-place writeback of those exposed buffers (16 + 16 injections), and
  *   the half written at folio_end_writeback() comes after the last commit
  *   that could re-expose them.  A dirtying unpin (ext4_journalled_dirty_folio())
  *   journals the page at the next fsync: OK after the checkpoint (still
- *   torn in the home blocks before it); a clean unpin leaves it TORN.
+ *   torn in the home blocks before it); a clean unpin leaves it PL_TORN.
  * - ext4-1k, buffers-stripped: as 4 KiB ext4.  Legacy GUP: reclaim frees
  *   all four clean buffer heads of each page (PG_private 16 -> 0), the
  *   dirtying unpin hits WARN_ON_ONCE(!folio_buffers()) in
@@ -88,7 +88,7 @@
  * Patched (v1 series): long-term pins as in wb_window/buffers_stripped
  * (OK everywhere: re-dirtied at every writeback end, off the LRU) on
  * ext4-1k and xfs-1k, legacy GUP as stock.  ext4-journal: after-wb and
- * buffers-stripped as stock (already OK).  in-wb, long-term: TORN (16)
+ * buffers-stripped as stock (already OK).  in-wb, long-term: PL_TORN (16)
  * while pinned, unlike every other file system: the series' re-dirty
  * (folio_mark_dirty() -> ext4_journalled_dirty_folio(): PageChecked +
  * PG_dirty) does not get the page journalled by the two fsyncs while
@@ -403,55 +403,25 @@ static const char *const scenario_name[NR_SCENARIOS] = {
 	"after-wb", "in-wb", "buffers-stripped",
 };
 
-enum state { FRESH, ORIGINAL, TORN, OLDER, MIXED };
-static const char *const state_name[] = {
-	"fresh", "original", "torn", "older", "mixed",
-};
-
-static enum state census_state(const struct pl_census *c, size_t np)
-{
-	if (c->fresh == np)
-		return FRESH;
-	if (c->original == np)
-		return ORIGINAL;
-	if (c->torn == np)
-		return TORN;
-	if (c->older == np)
-		return OLDER;
-	return MIXED;
-}
-
-static const char *outcome(const struct pl_census *c, size_t np,
-			   const char *missing, char *t, size_t size)
-{
-	if (c->fresh == np)
-		snprintf(t, size, "OK");
-	else if (c->torn)
-		snprintf(t, size, "TORN (%zu)", c->torn);
-	else
-		snprintf(t, size, "%s (%zu)", missing, np - c->fresh);
-	return t;
-}
-
 /*
  * The disk while pinned (after two fsyncs) and after unpin + fsync: see
  * the header comment.
  */
-static enum state expect_pinned(unsigned int v, enum scenario sc, int longterm)
+static enum pl_state expect_pinned(unsigned int v, enum scenario sc, int longterm)
 {
 	if (v == EXT4_JOURNAL)
-		return sc == IN_WB ? TORN : FRESH;
+		return sc == IN_WB ? PL_TORN : PL_FRESH;
 	if (longterm && pl_kernel_patched())
-		return FRESH;
-	return sc == IN_WB ? TORN : ORIGINAL;
+		return PL_FRESH;
+	return sc == IN_WB ? PL_TORN : PL_ORIGINAL;
 }
 
-static enum state expect_final(unsigned int v, enum scenario sc, int longterm,
+static enum pl_state expect_final(unsigned int v, enum scenario sc, int longterm,
 			       int dirty)
 {
 	if (v == EXT4_JOURNAL && sc == IN_WB && longterm && pl_kernel_patched())
-		return FRESH;
-	return dirty ? FRESH : expect_pinned(v, sc, longterm);
+		return PL_FRESH;
+	return dirty ? PL_FRESH : expect_pinned(v, sc, longterm);
 }
 
 static __u64 expect_fired(unsigned int v, enum scenario sc, size_t np)
@@ -474,7 +444,7 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	int longterm = p == PL_PIN_LONGTERM, ok = 1;
 	unsigned int half = pl_page_size / 2;
 	struct pl_census c_pinned = { 0 }, c_final = { 0 }, c_cache = { 0 };
-	enum state pinned, final, want_pinned, want_final;
+	enum pl_state pinned, final, want_pinned, want_final;
 	__u64 fired_start = 0, fired_end = 0, want_fired;
 	char name[96], o1[48], o2[48];
 	__u32 h, seq = 0, seq_a;
@@ -517,8 +487,8 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
 	pl_buf_teardown(&buf);
 
-	pinned = census_state(&c_pinned, np);
-	final = census_state(&c_final, np);
+	pinned = pl_census_state(&c_pinned, np);
+	final = pl_census_state(&c_final, np);
 	want_pinned = expect_pinned(v, sc, longterm);
 	want_final = expect_final(v, sc, longterm, dirty);
 	if (!ok)
@@ -530,8 +500,8 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 		       c_cache.original, c_cache.torn,
 		       fired_start, fired_end);
 	printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=%s while pinned, %s final\n",
-	       name, outcome(&c_pinned, np, "STALE", o1, sizeof(o1)),
-	       outcome(&c_final, np, "DATA LOSS", o2, sizeof(o2)));
+	       name, pl_census_outcome(&c_pinned, np, "STALE", o1, sizeof(o1)),
+	       pl_census_outcome(&c_final, np, "DATA LOSS", o2, sizeof(o2)));
 	/*
 	 * The cache must agree with the disk once everything is written,
 	 * except under data=journal: a page whose buffers jbd2 still holds
@@ -546,23 +516,11 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
 			 fired_start + fired_end == want_fired,
 			 "%s: disk %s while pinned, %s after unpin (%llu injections)\n",
-			 name, state_name[want_pinned], state_name[want_final],
+			 name, pl_state_name[want_pinned], pl_state_name[want_final],
 			 want_fired);
 }
 
 /* ---- scenario b: buffers_stripped ---- */
-
-static int count_private(int fd, __u32 h, size_t np, size_t *n)
-{
-	struct mockdma_page_state ps[64];
-	size_t i;
-	int ret = pl_query(fd, h, 0, np, ps);
-
-	*n = 0;
-	for (i = 0; !ret && i < np; i++)
-		*n += !!(ps[i].flags & MOCKDMA_PAGE_PRIVATE);
-	return ret;
-}
 
 static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 {
@@ -591,9 +549,9 @@ static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 	kmsg = pl_kmsg_open();
 
 	ok &= !pl_fsync(buf.fd);
-	ok &= !count_private(fd, h, np, &priv_before);
+	ok &= !pl_count_private(fd, h, np, &priv_before);
 	ok &= !madvise(buf.addr, buf.len, MADV_PAGEOUT);
-	ok &= !count_private(fd, h, np, &priv_after);
+	ok &= !pl_count_private(fd, h, np, &priv_after);
 	ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
 	ok &= pl_device_wrote(&buf, h, seq);
 	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);

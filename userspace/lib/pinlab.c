@@ -393,6 +393,50 @@ void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
 	}
 }
 
+const char *const pl_state_name[] = {
+	"fresh", "original", "torn", "older", "mixed",
+};
+
+enum pl_state pl_census_state(const struct pl_census *c, size_t np)
+{
+	if (c->fresh == np)
+		return PL_FRESH;
+	if (c->original == np)
+		return PL_ORIGINAL;
+	if (c->torn == np)
+		return PL_TORN;
+	if (c->older == np)
+		return PL_OLDER;
+	return PL_MIXED;
+}
+
+const char *pl_census_outcome(const struct pl_census *c, size_t np,
+			      const char *missing, char *t, size_t size)
+{
+	if (c->fresh == np)
+		snprintf(t, size, "OK");
+	else if (c->torn)
+		snprintf(t, size, "TORN (%zu)", c->torn);
+	else
+		snprintf(t, size, "%s (%zu)", missing, np - c->fresh);
+	return t;
+}
+
+int pl_count_private(int fd, __u32 handle, size_t np, size_t *n)
+{
+	struct mockdma_page_state st[64];
+	size_t i;
+	int ret;
+
+	if (np > 64)
+		return -E2BIG;
+	ret = pl_query(fd, handle, 0, np, st);
+	*n = 0;
+	for (i = 0; !ret && i < np; i++)
+		*n += !!(st[i].flags & MOCKDMA_PAGE_PRIVATE);
+	return ret;
+}
+
 int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 		   struct pl_census *c)
 {

@@ -137,6 +137,15 @@ struct pl_census {
 
 void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
 	       struct pl_census *c);
+/* What all np pages hold, or PL_MIXED when they disagree. */
+enum pl_state { PL_FRESH, PL_ORIGINAL, PL_TORN, PL_OLDER, PL_MIXED };
+extern const char *const pl_state_name[];
+enum pl_state pl_census_state(const struct pl_census *c, size_t np);
+/* The matrix's words into @t: OK, TORN (n) or <@missing> (n), n in pages. */
+const char *pl_census_outcome(const struct pl_census *c, size_t np,
+			      const char *missing, char *t, size_t size);
+/* Pages (at most 64) of a handle whose folio has PG_private (QUERY). */
+int pl_count_private(int fd, __u32 handle, size_t np, size_t *n);
 /* Census of the file's bytes on disk (block device); fails the program if unreadable. */
 int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 		   struct pl_census *c);

@@ -61,19 +61,6 @@ static void ext4_warnings_unlimited(void)
 		closedir(d);
 }
 
-/* Pages of the range whose folio has PG_private (buffer heads, iomap). */
-static int count_private(int fd, __u32 h, size_t np, size_t *n)
-{
-	struct mockdma_page_state st[64];
-	size_t i;
-	int ret = pl_query(fd, h, 0, np, st);
-
-	*n = 0;
-	for (i = 0; !ret && i < np; i++)
-		*n += !!(st[i].flags & MOCKDMA_PAGE_PRIVATE);
-	return ret;
-}
-
 static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 {
 	int ext4 = mem == PL_MEM_EXT4_SHARED, gup = p == PL_PIN_GUP;
@@ -99,9 +86,9 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	kmsg = pl_kmsg_open();
 
 	ok &= !pl_fsync(buf.fd);
-	ok &= !count_private(fd, h, np, &priv_before);
+	ok &= !pl_count_private(fd, h, np, &priv_before);
 	ok &= !madvise(buf.addr, buf.len, MADV_PAGEOUT);
-	ok &= !count_private(fd, h, np, &priv_after);
+	ok &= !pl_count_private(fd, h, np, &priv_after);
 	ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
 	ok &= pl_device_wrote(&buf, h, seq);
 	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);

@@ -49,62 +49,24 @@ static const char *const scenario_name[NR_SCENARIOS] = {
 	"before-wb", "in-wb", "after-wb", "wb-end",
 };
 
-/* What every one of the 16 pages holds, or MIXED when they disagree. */
-enum state { FRESH, ORIGINAL, TORN, OLDER, MIXED };
-
-static const char *const state_name[] = {
-	"fresh", "original", "torn", "older", "mixed",
-};
-
-static enum state census_state(const struct pl_census *c, size_t np)
-{
-	if (c->fresh == np)
-		return FRESH;
-	if (c->original == np)
-		return ORIGINAL;
-	if (c->torn == np)
-		return TORN;
-	if (c->older == np)
-		return OLDER;
-	return MIXED;
-}
-
-/* The matrix's words: OK, TORN (n) or <missing> (n), n in pages. */
-static const char *outcome(const struct pl_census *c, size_t np,
-			   const char *missing)
-{
-	static char text[4][64];
-	static int next;
-	char *t = text[next++ % 4];
-
-	if (c->fresh == np)
-		return "OK";
-	if (c->torn)
-		snprintf(t, sizeof(text[0]), "TORN (%zu)", c->torn);
-	else
-		snprintf(t, sizeof(text[0]), "%s (%zu)", missing,
-			 np - c->fresh);
-	return t;
-}
-
 /* The disk while pinned, after two fsyncs: see the header comment. */
-static enum state expect_pinned(enum scenario sc, int longterm)
+static enum pl_state expect_pinned(enum scenario sc, int longterm)
 {
 	if (longterm && pl_kernel_patched())
-		return FRESH;
+		return PL_FRESH;
 	switch (sc) {
 	case BEFORE_WB:
-		return FRESH;
+		return PL_FRESH;
 	case IN_WB:
-		return TORN;
+		return PL_TORN;
 	default:
-		return ORIGINAL;
+		return PL_ORIGINAL;
 	}
 }
 
-static enum state expect_final(enum scenario sc, int longterm, int dirty)
+static enum pl_state expect_final(enum scenario sc, int longterm, int dirty)
 {
-	return dirty ? FRESH : expect_pinned(sc, longterm);
+	return dirty ? PL_FRESH : expect_pinned(sc, longterm);
 }
 
 static void run_case(int fd, enum pl_mem mem, int p, int dirty,
@@ -113,8 +75,9 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	__u32 h, seq = 0, seq_a;
 	unsigned int half = pl_page_size / 2;
 	struct pl_census c_pinned, c_final, c_cache;
-	enum state pinned, final, want_pinned, want_final;
+	enum pl_state pinned, final, want_pinned, want_final;
 	__u64 fired_start = 0, fired_end = 0, want_fired = 0;
+	char o1[48], o2[48];
 	long stat0 = pl_mockdma_stat("inject_fired_total");
 	struct pl_buf buf;
 	size_t np;
@@ -168,8 +131,8 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
 	pl_buf_teardown(&buf);
 
-	pinned = census_state(&c_pinned, np);
-	final = census_state(&c_final, np);
+	pinned = pl_census_state(&c_pinned, np);
+	final = pl_census_state(&c_final, np);
 	want_pinned = expect_pinned(sc, p == PL_PIN_LONGTERM);
 	want_final = expect_final(sc, p == PL_PIN_LONGTERM, dirty);
 	if (!ok)
@@ -180,8 +143,10 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 		       c_final.torn, fired_start, fired_end);
 	printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | while_pinned=%s final=%s injections=%llu\n",
 	       scenario_name[sc], pl_mem_name(mem), pl_pin_kinds[p].name,
-	       dirty ? "dirty" : "clean", outcome(&c_pinned, np, "STALE"),
-	       outcome(&c_final, np, "DATA LOSS"), fired_start + fired_end);
+	       dirty ? "dirty" : "clean",
+	       pl_census_outcome(&c_pinned, np, "STALE", o1, sizeof(o1)),
+	       pl_census_outcome(&c_final, np, "DATA LOSS", o2, sizeof(o2)),
+	       fired_start + fired_end);
 	ksft_test_result(ok && pinned == want_pinned && final == want_final &&
 			 fired_start + fired_end == want_fired &&
 			 pl_mockdma_stat("inject_fired_total") ==
@@ -189,8 +154,8 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 			 !memcmp(&c_cache, &c_final, sizeof(c_cache)),
 			 "%s %s %s unpin-%s: disk %s while pinned, %s after unpin (%llu injections)\n",
 			 scenario_name[sc], pl_mem_name(mem), pl_pin_kinds[p].name,
-			 dirty ? "dirty" : "clean", state_name[want_pinned],
-			 state_name[want_final], want_fired);
+			 dirty ? "dirty" : "clean", pl_state_name[want_pinned],
+			 pl_state_name[want_final], want_fired);
 }
 
 int main(void)
