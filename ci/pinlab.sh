@@ -144,19 +144,32 @@ run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
 shell) TESTS= ;;
 *) die "unknown mode $mode (check|run|shell)" ;;
 esac
+# Programs that need a boot of their own (userspace/Makefile
+# MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
+# each kernel, after the first.
+movable_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-movable | tr '\n' ' ') "
+main_tests= movable_tests=
+for t in $TESTS; do
+	case $movable_all in
+	*" $t "*) movable_tests+=" $t" ;;
+	*) main_tests+=" $t" ;;
+	esac
+done
 export TESTS
 
 [ -e "$MOCKDMA_KO" ] || die "driver/mockdma.ko did not build (see $host)"
 
-# boot LABEL MODE: one VM on that kernel, results in $out/LABEL.
+# boot LABEL MODE [PROFILE]: one VM on that kernel, results in
+# $out/LABEL (or $out/LABEL+PROFILE, booted with $VM_APPEND).
 boot() {
+	local dir=$out/$1${3:++$3}
 	if [ "$1" != stock ]; then
 		KVER=${KV[$1.KVER]} KIMAGE=${KV[$1.KIMAGE]} \
 			KMODROOT=${KV[$1.KMODROOT]} \
 			MOCKDMA_KO=$out/$1/mockdma/mockdma.ko KLABEL=$1 \
-			"$PINLAB_ROOT/ci/vm.sh" "$out/$1" "$2"
+			VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	else
-		KLABEL=stock "$PINLAB_ROOT/ci/vm.sh" "$out/stock" "$2"
+		KLABEL=stock VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	fi
 }
 
@@ -167,8 +180,16 @@ fi
 
 runs=()
 for k in $kernels; do
-	boot "$k" check || true
-	runs+=("$out/$k")
+	if [ -n "$main_tests" ] || [ -z "$movable_tests" ]; then
+		TESTS=$main_tests boot "$k" check || true
+		runs+=("$out/$k")
+	fi
+	if [ -n "$movable_tests" ]; then
+		# Half the guest's 2 GiB as ZONE_MOVABLE.
+		TESTS=$movable_tests VM_APPEND="movablecore=1G" \
+			boot "$k" check movable || true
+		runs+=("$out/$k+movable")
+	fi
 done
 
 step "report"

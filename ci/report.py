@@ -378,7 +378,7 @@ def log_check(rep, run, label, fname, title, missing, extra=()):
     rep.add(not splats and not extra, f"{label}: {title}", diag=[*extra, *splats[:30]])
 
 
-def kernel_identity(rep, run, label):
+def kernel_identity(rep, run, label, prefix):
     release = read(os.path.join(run, "uname")).strip()
     build_id = read(os.path.join(run, "build_id")).strip() or "missing"
     version = read(os.path.join(run, "proc_version")).strip() or "missing"
@@ -392,7 +392,7 @@ def kernel_identity(rep, run, label):
         ok = bool(release) and bool(want.search(release))
         if not ok:
             diag.append(f"a {label} kernel's uname -r must match {want.pattern}")
-    rep.add(ok, f"{label}: booted kernel matches label", diag=diag)
+    rep.add(ok, f"{prefix}: booted kernel matches label", diag=diag)
 
 
 def counters(path):
@@ -484,10 +484,10 @@ def sysctl_check(rep, name, base):
     rep.add(not changed, f"{name}: sysctls restored", diag=diag)
 
 
-def check_program(rep, run, label, tid, tables):
+def check_program(rep, run, label, tid, tables, prefix):
     expected, skips = tables
     base = os.path.join(run, "tests", tid)
-    name = f"{label}/{tid}"
+    name = f"{prefix}/{tid}"
     prog_name = program_of(tid)
     rc_text = read(base + ".rc").strip()
     if not rc_text:
@@ -525,30 +525,34 @@ def check_program(rep, run, label, tid, tables):
 
 def check_run(rep, run, tables):
     label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
-    kernel_identity(rep, run, label)
+    # A second boot of a kernel with other parameters (kernel.profile, e.g.
+    # "movable" for movablecore=): its results are named label+profile.
+    profile = read(os.path.join(run, "kernel.profile")).strip()
+    prefix = f"{label}+{profile}" if profile else label
+    kernel_identity(rep, run, label, prefix)
     setup = read(os.path.join(run, "setup.status")).strip()
     setup_splats = splats_in(read(os.path.join(run, "setup.dmesg")))
     rep.add(setup == "ok" and not setup_splats,
-            f"{label}: guest boots, mounts ext4+xfs, loads mockdma",
+            f"{prefix}: guest boots, mounts ext4+xfs, loads mockdma",
             diag=setup_splats[:20] + ([] if setup == "ok" else
                                       [f"setup status: {setup or 'missing (VM did not get there)'}"]))
     _, ids = test_ids(run)
     for tid in ids:
-        check_program(rep, run, label, tid, tables)
+        check_program(rep, run, label, tid, tables, prefix)
     unfinished = "the guest did not finish (crash, panic, timeout or failed setup)"
     if ids:
-        log_check(rep, run, label, "between.dmesg", "no kernel splat between programs",
+        log_check(rep, run, prefix, "between.dmesg", "no kernel splat between programs",
                   unfinished)
-    log_check(rep, run, label, "rdma.dmesg", "no kernel splat in RDMA setup and teardown",
+    log_check(rep, run, prefix, "rdma.dmesg", "no kernel splat in RDMA setup and teardown",
               None)
     finished = END_OF_RUN in read(os.path.join(run, "final.dmesg")).splitlines()
-    log_check(rep, run, label, "final.dmesg", "no kernel splat after the last program",
+    log_check(rep, run, prefix, "final.dmesg", "no kernel splat after the last program",
               unfinished, [] if finished else [f"no '{END_OF_RUN}' line: {unfinished}"])
     if not finished:
         console = [line for line in read(os.path.join(run, "console.log")).splitlines()
                    if not CONSOLE_USER_RE.match(line)]
         splats = splats_in("\n".join(console))
-        rep.add(not splats, f"{label}: no kernel splat on the console",
+        rep.add(not splats, f"{prefix}: no kernel splat on the console",
                 diag=[f"console.log: {s}" for s in splats[:30]])
 
 

@@ -5,7 +5,9 @@
 # named in $TESTS inside it, or open a shell.
 #
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
-# KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT.
+# KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
+# (stock, base or patched), MUTATE (ci/mutations; empty for none),
+# VM_PROFILE and VM_APPEND (a second boot profile and its parameters).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
 # console.log (the whole serial console) and the per-test files written by
 # ci/guest/run-tests.
@@ -48,6 +50,13 @@ for t in ${TESTS:-}; do
 	fi
 done >> "$run/tests.list"
 echo "${KLABEL:-stock}" > "$run/kernel.label"
+# A second boot profile (VM_PROFILE, with its VM_APPEND kernel parameters)
+# names its results <label>+<profile> (ci/report.py).
+if [ -n "${VM_PROFILE:-}" ]; then
+	echo "$VM_PROFILE" > "$run/kernel.profile"
+else
+	rm -f "$run/kernel.profile"
+fi
 
 # A mockdma.ko inside the run directory is named relative to it: the guest
 # sees that directory at its own mount point (ci/guest/run-tests).
@@ -65,7 +74,7 @@ KLABEL='${KLABEL:-stock}'
 MUTATE='${MUTATE:-}'
 EOT
 
-append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4"
+append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
 append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot
 	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 2048
