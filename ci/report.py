@@ -660,15 +660,19 @@ def one_word(outcome):
 def report(runs):
     """report.md: the introduction, the runs' identity, the hazard table
     in one word per kernel, then the whole matrix."""
-    out = [INTRO, "## Kernels\n", "| label | release | build id |", "|---|---|---|"]
+    out = [INTRO, "## Kernels\n", "| label | boot | release | build id |",
+           "|---|---|---|---|"]
     for run in runs:
         label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
-        out.append(f"| {label} | {read(os.path.join(run, 'uname')).strip() or '?'} "
+        profile = read(os.path.join(run, "kernel.profile")).strip() or "default"
+        out.append(f"| {label} | {profile} | {read(os.path.join(run, 'uname')).strip() or '?'} "
                    f"| {read(os.path.join(run, 'build_id')).strip() or '?'} |")
     out.append("")
     labels, rows = [], {}
     for run in runs:
-        labels.append(read(os.path.join(run, "kernel.label")).strip() or "kernel")
+        label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
+        if label not in labels:
+            labels.append(label)
     for label, _, kv, ov in matrix_lines(runs):
         kd, od = dict(kv), dict(ov)
         if kd.get("table") != "hazards":
