@@ -548,14 +548,8 @@ static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 	np = buf.len / pl_page_size;
 	kmsg = pl_kmsg_open();
 
-	ok &= !pl_fsync(buf.fd);
-	ok &= !pl_count_private(fd, h, np, &priv_before);
-	ok &= !madvise(buf.addr, buf.len, MADV_PAGEOUT);
-	ok &= !pl_count_private(fd, h, np, &priv_after);
-	ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
-	ok &= pl_device_wrote(&buf, h, seq);
-	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
-	ok &= !pl_fsync(buf.fd);
+	ok &= pl_pageout_write_unpin(fd, &buf, h, dirty, &seq, &priv_before,
+				     &priv_after);
 	ok &= !disk_census(v, &buf, h, seq, &disk);
 	warned = pl_kmsg_count(kmsg, "does not have buffers attached");
 	if (kmsg >= 0)

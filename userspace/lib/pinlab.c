@@ -422,6 +422,25 @@ const char *pl_census_outcome(const struct pl_census *c, size_t np,
 	return t;
 }
 
+int pl_pageout_write_unpin(int fd, struct pl_buf *buf, __u32 handle,
+			   int dirty, __u32 *seq, size_t *priv_before,
+			   size_t *priv_after)
+{
+	size_t np = buf->len / pl_page_size;
+	int ok = 1;
+
+	*seq = 0;
+	ok &= !pl_fsync(buf->fd);
+	ok &= !pl_count_private(fd, handle, np, priv_before);
+	ok &= !madvise(buf->addr, buf->len, MADV_PAGEOUT);
+	ok &= !pl_count_private(fd, handle, np, priv_after);
+	ok &= !pl_dma_write(fd, handle, 0, buf->len, 0, seq);
+	ok &= pl_device_wrote(buf, handle, *seq);
+	ok &= !pl_unpin(fd, handle, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
+	ok &= !pl_fsync(buf->fd);
+	return ok;
+}
+
 int pl_count_private(int fd, __u32 handle, size_t np, size_t *n)
 {
 	struct mockdma_page_state st[64];

@@ -144,6 +144,17 @@ enum pl_state pl_census_state(const struct pl_census *c, size_t np);
 /* The matrix's words into @t: OK, TORN (n) or <@missing> (n), n in pages. */
 const char *pl_census_outcome(const struct pl_census *c, size_t np,
 			      const char *missing, char *t, size_t size);
+/*
+ * The buffer-stripping sequence (buffers_stripped, hazard_fsvariants) on
+ * a pinned file buffer: fsync cleans it, PG_private is counted, MADV_PAGEOUT
+ * lets reclaim strip a clean page's buffers, PG_private is counted again,
+ * the device writes every page, then the unpin (dirtying or clean) and an
+ * fsync.  1 if every step succeeded and the device's write was in the
+ * mapping before the unpin, else 0.
+ */
+int pl_pageout_write_unpin(int fd, struct pl_buf *buf, __u32 handle,
+			   int dirty, __u32 *seq, size_t *priv_before,
+			   size_t *priv_after);
 /* Pages (at most 64) of a handle whose folio has PG_private (QUERY). */
 int pl_count_private(int fd, __u32 handle, size_t np, size_t *n);
 /* Census of the file's bytes on disk (block device); fails the program if unreadable. */
