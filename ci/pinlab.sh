@@ -148,8 +148,10 @@ esac
 # MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
 # each kernel, after the first.
 movable_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-movable | tr '\n' ' ') "
-main_tests= movable_tests=
+off_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-series-off | tr '\n' ' ') "
+main_tests= movable_tests= off_tests=
 for t in $TESTS; do
+	case $off_all in *" $t "*) off_tests+=" $t" ;; esac
 	case $movable_all in
 	*" $t "*) movable_tests+=" $t" ;;
 	*) main_tests+=" $t" ;;
@@ -162,11 +164,17 @@ export TESTS
 # boot LABEL MODE [PROFILE]: one VM on that kernel, results in
 # $out/LABEL (or $out/LABEL+PROFILE, booted with $VM_APPEND).
 boot() {
-	local dir=$out/$1${3:++$3}
+	local dir=$out/$1${3:++$3} append=${VM_APPEND:-}
+	# The series is off unless booted with its parameter (page_ext is
+	# sized at boot): ci/kernel/series.cmdline, beside its config.
+	if [ "$1" = patched ] && [ "${3:-}" != off ]; then
+		append+=" $(grep -v '^#' "$PINLAB_ROOT/ci/kernel/series.cmdline" | tr '\n' ' ')"
+	fi
 	if [ "$1" != stock ]; then
 		KVER=${KV[$1.KVER]} KIMAGE=${KV[$1.KIMAGE]} \
 			KMODROOT=${KV[$1.KMODROOT]} \
 			MOCKDMA_KO=$out/$1/mockdma/mockdma.ko KLABEL=$1 \
+			VM_APPEND=$append \
 			VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	else
 		KLABEL=stock VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
@@ -189,6 +197,11 @@ for k in $kernels; do
 		TESTS=$movable_tests VM_APPEND="movablecore=1G" \
 			boot "$k" check movable || true
 		runs+=("$out/$k+movable")
+	fi
+	if [ "$k" = patched ] && [ -n "$off_tests" ]; then
+		# The series booted off: no ci/kernel/series.cmdline.
+		TESTS=$off_tests boot "$k" check off || true
+		runs+=("$out/$k+off")
 	fi
 done
 

@@ -193,7 +193,7 @@ int main(void)
 
 	acq0 = pl_vmstat("nr_foll_pin_acquired");
 	rel0 = pl_vmstat("nr_foll_pin_released");
-	off0 = pl_vmstat("nr_dma_pinned_offlru");
+	off0 = pl_series_pinned_pages();
 
 	for (m = 0; m < 2; m++) {
 		struct region r = { 0 };
@@ -252,7 +252,7 @@ int main(void)
 			 pl_mockdma_stat("pages_pinned") == 0,
 			 "FOLL_PIN counters and mockdma's pinned pages balance\n");
 	if (patched)
-		ksft_test_result(pl_vmstat("nr_dma_pinned_offlru") == off0,
+		ksft_test_result(pl_series_pinned_pages() == off0,
 				 "nothing left parked off the LRU (nr_dma_pinned_offlru back to its start value)\n");
 	else
 		ksft_test_result(off0 < 0,

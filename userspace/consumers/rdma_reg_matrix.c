@@ -28,10 +28,10 @@
  *   are never on it ("no").  Pages faulted or COW-copied just before the
  *   registration may still sit in a per-CPU lru_add folio batch (15
  *   folios) without PG_lru, hence "mixed" for anon, memfd and MAP_PRIVATE.
- *   With the pin-off-LRU series (vm.dma_pin_lru=1) it is asserted: the
- *   long-term pin of ib_umem_get() parks every page off the LRU (a page
- *   still in a batch has no PG_lru either and is parked when the batch
- *   drains), so no registered page is on an LRU.
+ *   With the series (dma_pin_lru=on) it is asserted: the long-term pin of
+ *   ib_umem_get() moves every page to the unevictable LRU (a page still in
+ *   a batch is drained by the pin first, and lru_add_fn() sees the mark),
+ *   so no registered page is on an LRU list.
  *
  * One "# MATRIX table=rdma_reg" line per case.
  */

@@ -23,12 +23,12 @@
  *
  * - Where the registered pages sit, after flushing every CPU's LRU batches
  *   (/proc/kpageflags through pagemap): stock 6.1 leaves anon, THP and memfd
- *   pages on the LRU while registered; with the pin-off-LRU series
- *   (vm.dma_pin_lru=1) the FOLL_LONGTERM pin parks them (KPF_DMA_PINNED and
- *   KPF_DMA_PARKED, off the LRU).  A hugetlb folio is never on an LRU and
- *   the series leaves it alone (dma_pin_longterm_folio() skips hugetlb,
- *   like the zero page): no bit on either kernel.  After unregister both
- *   kernels are back where they started.
+ *   pages on an LRU list while registered; with the series (dma_pin_lru=on)
+ *   the FOLL_LONGTERM pin parks them (KPF_DMA_PINNED, on the unevictable
+ *   LRU, no LRU list).  A hugetlb folio is never on an LRU and the series
+ *   leaves it alone (dma_pin_lru_pinned() skips hugetlb, like the zero
+ *   page): no bit on either kernel.  After unregister both kernels are
+ *   back where they started.
  *
  * One "# MATRIX table=uring_fixed" line per memory type.
  */
@@ -119,9 +119,9 @@ static int lru_census(struct pl_buf *buf, struct lru_census *c)
 	if (pl_lru_drain_all() ||
 	    pl_kpf_census(buf->addr, buf->len / pl_page_size, n))
 		return -EIO;
-	c->lru = n[PL_KPF_LRU];
+	c->lru = n[PL_KPF_ON_LRU_LIST];
 	c->pinned = n[PL_KPF_DMA_PINNED];
-	c->parked = n[PL_KPF_DMA_PARKED];
+	c->parked = n[PL_KPF_PARKED];
 	return 0;
 }
 
@@ -160,7 +160,7 @@ static void lru_test(struct io_uring *ring, struct pl_buf *buf, char *where,
 	ksft_test_result(ok, "%s: %s while registered, %s after unregister\n",
 			 pl_mem_name(buf->mem),
 			 buf->mem == PL_MEM_HUGETLB ? "off the LRU, unmarked (hugetlb)" :
-			 patched ? "parked off the LRU" : "on the LRU",
+			 patched ? "on the unevictable LRU, marked" : "on an LRU list",
 			 buf->mem == PL_MEM_HUGETLB ? "the same" : "on the LRU");
 }
 

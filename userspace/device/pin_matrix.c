@@ -85,7 +85,11 @@ static void run_case(int fd, enum pl_mem mem, int method, int longterm)
 		}
 		if (st && !pl_query(fd, handle, 0, npages, st)) {
 			for (i = 0; i < npages; i++) {
-				on_lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+				/* on a list reclaim scans: not unevictable */
+				on_lru += (st[i].flags &
+					   (MOCKDMA_PAGE_LRU |
+					    MOCKDMA_PAGE_UNEVICTABLE)) ==
+					  MOCKDMA_PAGE_LRU;
 				anon += !!(st[i].flags & MOCKDMA_PAGE_ANON);
 				/* FOLL_PIN is visible, FOLL_GET is not. */
 				if (!!(st[i].flags & MOCKDMA_PAGE_DMA_PINNED) !=

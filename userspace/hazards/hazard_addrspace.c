@@ -29,9 +29,9 @@
  *             shows nothing mapped), the page cache keeps the pinned
  *             folios; the re-fault maps the same pfns, which show the
  *             device's later write; on disk after release and fsync.
- * The patched kernel changes none of these outcomes: the series keeps a
- * write-pinned folio dirty, and a truncated folio has no mapping for it to
- * dirty (dma_pin_redirty_run() checks folio->mapping).
+ * The patched kernel changes none of these outcomes: the series only moves
+ * the pinned folio to the unevictable LRU and back (a truncated folio off
+ * every LRU is left to its last reference).
  *
  * thp-munmap: a 2 MiB anonymous THP, pinned; munmap of its second half
  * splits the PMD (__split_huge_pmd()) and queues the folio for a deferred
@@ -52,7 +52,7 @@
  * GUP_PIN_COUNTING_BIAS), so it is shared write-protected with the child,
  * which sees the device's second write too.  The file on disk never
  * changes (a private mapping writes nothing back).  All kernels alike: the
- * series parks anonymous folios but does not dirty them.
+ * series keeps the pinned anonymous folios unevictable, nothing more.
  */
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -2,7 +2,7 @@
 /*
  * hazard_freeze (H2): a frozen filesystem must receive no writes.  Dave
  * Chinner's objection: page cache dirtied behind the filesystem's back
- * (by a dirtying unpin, or by the series' re-dirtying) is not stopped by
+ * (by a dirtying unpin, or by v1 of the series' re-dirtying) is not stopped by
  * the freeze protection, which guards only the paths that go through the
  * filesystem: write(2) (sb_start_write) and ->page_mkwrite
  * (sb_start_pagefault).  freeze_super() syncs the filesystem once
@@ -50,25 +50,12 @@
  *   fsync: returns while frozen having written nothing (nothing is
  *   dirty): 0 sectors, the disk holds the original bytes while frozen;
  *   the dirtying unpin after the thaw puts the device's bytes on disk.
- * Patched (v1 series), long-term pin: the pinned folios are dirty when the
- * freeze starts; freeze_super()'s sync_filesystem() writes them and their
- * writeback end re-dirties them (patch 6, from a work item, no freeze
- * protection), so all 16 are dirty (or under writeback) on the frozen
- * filesystem right after FIFREEZE returns, and the flusher keeps writing
- * them onto the frozen filesystem for as long as they stay pinned (the
- * inode keeps its old dirtied_when, so it is always expired).
- *   unpin-dirty: the unpin ends the re-dirtying; at least the 16 pages
- *   are written while frozen (measured: exactly 128 sectors, the unpin
- *   follows the freeze within milliseconds), and they are clean at the
- *   end as on stock.
- *   fsync: returns while frozen having written the 16 pages (the device's
- *   bytes are on the frozen disk), the pages are dirty again at the end
- *   of the window, and the flusher rewrites them while the pin stays
- *   (measured 128 sectors by the fsync, 256 or 384 over the 1 s window).
- * The number of rewrites is as many as the flusher passes make: a lower
- * bound (the 16 pages once) only, as in hazard_wb_volume.  That is
- * Chinner's objection, asserted as it is: v2 must change it.  Legacy GUP
- * is not seen by the series and behaves as on stock.
+ * Patched (v2): the same as base.  The series does not touch writeback; the
+ * write onto the frozen filesystem comes from the driver's dirtying unpin
+ * (set_page_dirty_lock() without sb_start_write()), on every kernel.  (v1
+ * re-dirtied the pinned folios from a work item at each writeback end, so
+ * the flusher kept rewriting them onto the frozen filesystem: 128 sectors
+ * per pass for as long as they stayed pinned.)
  */
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -84,7 +71,6 @@
 #define WINDOW_MS	1500	/* unpin-dirty: 3 expiry intervals */
 #define FSYNC_WAIT_MS	1000	/* fsync: thaw after this if still blocked */
 #define DEADLINE_MS	10000	/* a call not back by then hung */
-#define DIRTY_POLL_MS	300	/* patched: the re-dirty work item runs at once */
 
 /* The knobs this program sets. */
 static const struct knob {
@@ -248,17 +234,6 @@ static int dirty_pages(struct pl_buf *buf)
 	return n;
 }
 
-/* dirty_pages(), polled up to DIRTY_POLL_MS until all NP are. */
-static int dirty_pages_poll(struct pl_buf *buf)
-{
-	long end = pl_now_ms() + DIRTY_POLL_MS;
-	int n;
-
-	while ((n = dirty_pages(buf)) >= 0 && n < NP && pl_now_ms() < end)
-		usleep(10000);
-	return n;
-}
-
 /* Pages of the file on disk holding the device's write @seq; -1 on error. */
 static int disk_fresh(struct pl_buf *buf, __u32 h, __u32 seq)
 {
@@ -282,7 +257,6 @@ static const char *const variant_name[] = { "unpin-dirty", "fsync" };
 static void run_case(int mfd, int m, unsigned int p, enum variant v)
 {
 	enum pl_mem mem = m ? PL_MEM_XFS_SHARED : PL_MEM_EXT4_SHARED;
-	int series = p == PL_PIN_LONGTERM && pl_kernel_patched();
 	int ok, pinned = 0, dirty_frozen = -1, dirty_unpin = -1;
 	int dirty_end = -1, on_disk_frozen = -1, on_disk_final = -1;
 	unsigned long long before_unpin = 0, sectors = 0;
@@ -308,7 +282,7 @@ static void run_case(int mfd, int m, unsigned int p, enum variant v)
 	}
 	io0 = disk_io(buf.fd);
 	if (ok) {
-		dirty_frozen = dirty_pages_poll(&buf);
+		dirty_frozen = dirty_pages(&buf);
 		ok = !pl_dma_write(mfd, h, 0, buf.len, 0, &seq) &&
 		     pl_device_wrote(&buf, h, seq);
 	}
@@ -329,8 +303,7 @@ static void run_case(int mfd, int m, unsigned int p, enum variant v)
 				FSYNC_WAIT_MS - t.ms : 0) * 1000);
 	}
 	if (ok) {
-		dirty_end = v == FSYNC ? dirty_pages_poll(&buf) :
-			    dirty_pages(&buf);
+		dirty_end = dirty_pages(&buf);
 		on_disk_frozen = disk_fresh(&buf, h, seq);
 	}
 	io2 = disk_io(buf.fd);
@@ -374,13 +347,9 @@ static void run_case(int mfd, int m, unsigned int p, enum variant v)
 
 	/* See the header comment. */
 	ok = ok && returned_frozen && !err && on_disk_final == NP &&
-	     dirty_frozen == (series ? NP : 0) && dirty_end == (series && v == FSYNC ? NP : 0);
-	if (!series)
-		ok = ok && before_unpin == 0 &&
-		     sectors == (v == UNPIN_DIRTY ? SECTORS : 0) &&
-		     on_disk_frozen == (v == UNPIN_DIRTY ? NP : 0);
-	else
-		ok = ok && sectors >= SECTORS && on_disk_frozen == NP;
+	     dirty_frozen == 0 && dirty_end == 0 && before_unpin == 0 &&
+	     sectors == (v == UNPIN_DIRTY ? SECTORS : 0) &&
+	     on_disk_frozen == (v == UNPIN_DIRTY ? NP : 0);
 	if (v == UNPIN_DIRTY)
 		ok = ok && dirty_unpin == NP;
 	ksft_test_result(ok, "%s %s %s: writes to the frozen fs, page state and disk as this kernel does it\n",

@@ -54,8 +54,8 @@
  *   buffers with mark_buffer_dirty() ("Expose it to the VM",
  *   __jbd2_journal_unfile_buffer()), which dirties the page again; the
  *   next fsync's writeback writes the live page, device bytes included,
- *   to the home blocks.  data=journal re-dirties once per commit, what the
- *   series does per writeback.
+ *   to the home blocks.  data=journal re-dirties once per commit, what v1
+ *   of the series did per writeback.
  * - ext4-journal, in-wb: PL_TORN (16) while pinned: the split lands in the
  *   in-place writeback of those exposed buffers (16 + 16 injections), and
  *   the half written at folio_end_writeback() comes after the last commit
@@ -85,21 +85,10 @@
  *   a checkpoint list).  The fsync after the unpin writes the device's
  *   bytes.  No warning.
  *
- * Patched (v1 series): long-term pins as in wb_window/buffers_stripped
- * (OK everywhere: re-dirtied at every writeback end, off the LRU) on
- * ext4-1k and xfs-1k, legacy GUP as stock.  ext4-journal: after-wb and
- * buffers-stripped as stock (already OK).  in-wb, long-term: PL_TORN (16)
- * while pinned, unlike every other file system: the series' re-dirty
- * (folio_mark_dirty() -> ext4_journalled_dirty_folio(): PageChecked +
- * PG_dirty) does not get the page journalled by the two fsyncs while
- * pinned.  Our reading, not traced: the commit's write-protect pass
- * (ext4_journalled_writepage_callback() via write_cache_pages(), which
- * calls folio_clear_dirty_for_io()) consumes that dirty bit without
- * journalling the page, since its buffers belong to the committing
- * transaction.  The fsync after the unpin does journal it, clean unpin or
- * not: OK after the checkpoint (torn in the home blocks before it).
- * So the series' claim "never stale while pinned" does not hold for
- * data=journal.
+ * Patched (v2): as base; the series does not touch writeback.  (v1
+ * re-dirtied write-pinned folios at every writeback end, which made ext4-1k
+ * and xfs-1k OK for long-term pins but left ext4 data=journal TORN while
+ * pinned: the re-dirty did not get the page journalled.)
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -407,21 +396,16 @@ static const char *const scenario_name[NR_SCENARIOS] = {
  * The disk while pinned (after two fsyncs) and after unpin + fsync: see
  * the header comment.
  */
-static enum pl_state expect_pinned(unsigned int v, enum scenario sc, int longterm)
+static enum pl_state expect_pinned(unsigned int v, enum scenario sc)
 {
 	if (v == EXT4_JOURNAL)
 		return sc == IN_WB ? PL_TORN : PL_FRESH;
-	if (longterm && pl_kernel_patched())
-		return PL_FRESH;
 	return sc == IN_WB ? PL_TORN : PL_ORIGINAL;
 }
 
-static enum pl_state expect_final(unsigned int v, enum scenario sc, int longterm,
-			       int dirty)
+static enum pl_state expect_final(unsigned int v, enum scenario sc, int dirty)
 {
-	if (v == EXT4_JOURNAL && sc == IN_WB && longterm && pl_kernel_patched())
-		return PL_FRESH;
-	return dirty ? PL_FRESH : expect_pinned(v, sc, longterm);
+	return dirty ? PL_FRESH : expect_pinned(v, sc);
 }
 
 static __u64 expect_fired(unsigned int v, enum scenario sc, size_t np)
@@ -441,7 +425,7 @@ static void case_name(char *t, size_t size, unsigned int v, enum scenario sc,
 static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 		    int dirty)
 {
-	int longterm = p == PL_PIN_LONGTERM, ok = 1;
+	int ok = 1;
 	unsigned int half = pl_page_size / 2;
 	struct pl_census c_pinned = { 0 }, c_final = { 0 }, c_cache = { 0 };
 	enum pl_state pinned, final, want_pinned, want_final;
@@ -489,8 +473,8 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 
 	pinned = pl_census_state(&c_pinned, np);
 	final = pl_census_state(&c_final, np);
-	want_pinned = expect_pinned(v, sc, longterm);
-	want_final = expect_final(v, sc, longterm, dirty);
+	want_pinned = expect_pinned(v, sc);
+	want_final = expect_final(v, sc, dirty);
 	if (!ok)
 		ksft_print_msg("[INFO] an ioctl or fsync failed\n");
 	ksft_print_msg("[INFO] %s: pinned: fresh %zu original %zu torn %zu older %zu; final: fresh %zu original %zu torn %zu older %zu; cache: fresh %zu original %zu torn %zu; injections fired %llu+%llu\n",
@@ -534,7 +518,7 @@ static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 	/* See the header comment for why exactly these. */
 	int journal = variants[v].journal;
 	int want_stripped = gup && !journal;
-	int kept_dirty = journal || (!gup && pl_kernel_patched());
+	int kept_dirty = journal;
 	int want_lost = (!dirty && !kept_dirty) || (want_stripped && ext4);
 	int want_warned = ext4 && want_stripped && dirty;
 

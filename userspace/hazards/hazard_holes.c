@@ -43,22 +43,10 @@
  *     GUP everywhere) the fsync cleaned it, so the device's writes to all
  *     16 pages are orphaned: the disk keeps the OLD bytes outside the hole
  *     (STALE) and zero in it, and the mapping re-faults a new folio.
- *   - patched, long-term: the series re-dirties the folio after every
- *     writeback, from a work item (dma_pin_redirty_run(), folio_trylock());
- *     xfs_flush_unmap_range() writes the folio back right before
- *     truncate_pagecache_range(), so whether truncate finds it dirty (kept)
- *     or clean (dropped, as on stock) is a race between that work item and
- *     truncate's folio_lock(): either outcome is accepted, judged from two
- *     facts: whether page 15 is still a page-cache page after the punch
- *     (QUERY) against the disk and the mapping; both happen (REPEAT=3 on
- *     the patched kernel: kept in 5 of the 6 xfs-large long-term cases,
- *     dropped in 1).  Kept:
- *     the device's bytes reach the disk outside the hole; inside it
- *     iomap_writepage_map() skips the blocks (not uptodate after the
- *     invalidate, or mapped by xfs_map_blocks() as IOMAP_HOLE: "xfs skips
- *     holes", no allocation, no error): LOST, with fsync 0, while the
- *     mapping, re-faulted onto the same folio, shows the device's bytes
- *     over the hole.  Dropped: as stock.
+ *   - patched (v2): as stock; the series does not touch writeback.  (v1
+ *     re-dirtied the folio after every writeback from a work item, so
+ *     whether truncate found it dirty, and kept it with the device's bytes
+ *     outside the hole, was a race.)
  *   - ENOSPC therefore changes nothing on any of the three kernels: no
  *     writeback allocates for a pinned page over a hole (it is orphaned, or
  *     its hole blocks are skipped), so a full filesystem adds no error, no
@@ -263,7 +251,6 @@ static int run(int mfd, enum mem m, unsigned int p, enum kind k,
 
 static void run_case(int mfd, enum mem m, unsigned int p, enum kind k)
 {
-	int series = p == PL_PIN_LONGTERM && pl_kernel_patched();
 	size_t hpages = k == PUNCH ? HOLE_PAGES : 1, out = NP - hpages;
 	const char *verdict;
 	struct result r;
@@ -271,10 +258,10 @@ static void run_case(int mfd, enum mem m, unsigned int p, enum kind k)
 
 	/*
 	 * See the header comment: order-0 folios are always dropped from the
-	 * range; a large folio is dropped whole unless it is dirty, which
-	 * only the series' re-dirtying makes it, racing truncate: either.
+	 * range; a large folio is dropped whole unless it is dirty, and
+	 * nothing dirties it after the fsync.
 	 */
-	want_kept = m == XFS_LARGE ? (series ? r.kept : 0) : 1;
+	want_kept = m != XFS_LARGE;
 	want = ok && r.fsync_err == 0 && r.msync_err == 0 && r.kmsgs == 0 &&
 	       r.kept == want_kept && r.holes == hpages &&
 	       r.in[PG_ZERO] == hpages;

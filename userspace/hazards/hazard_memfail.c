@@ -6,10 +6,12 @@
  * is failing, softly (MADV_SOFT_OFFLINE: migrate it away and retire the
  * frame) or hard (MADV_HWPOISON: the page is lost; unmap it from every
  * mapper, drop it from the page cache, SIGBUS whoever touches it again).
- * Issue 12, finding 6: the series parks long-term pinned folios off the
- * LRU, and memory-failure decides "is this a user page I can handle" by
- * PG_lru (HWPoisonHandlable(), hwpoison_user_mappings(), the PageLRU()
- * test in memory_failure()), so a parked folio is not handled.
+ * Issue 12, finding 6: memory-failure decides "is this a user page I can
+ * handle" by PG_lru (HWPoisonHandlable(), hwpoison_user_mappings(), the
+ * PageLRU() test in memory_failure()).  v1 of the series parked long-term
+ * pinned folios off every LRU, so they were not handled; v2 keeps them on
+ * the unevictable LRU (PG_lru set; error_states' "unevictable LRU" rows
+ * use the same handlers as the LRU rows), so every kernel has one outcome.
  *
  * Memory: ext4 MAP_SHARED file, xfs MAP_SHARED file, private anonymous,
  * memfd (shmem).  The device writes all 16 pages first.
@@ -23,10 +25,8 @@
  * soft_offline_in_use_page() isolates the page and migrate_pages() fails
  * on the extra references (folio_migrate_mapping()'s refcount test, or
  * page_try_share_anon_rmap() for a pinned anonymous page): EBUSY,
- * "migration failed", nothing poisoned, same pfn.  Patched, long-term:
- * the folio is parked (no PG_lru), get_any_page() retries three times
- * through shake_page() and gives up: EIO, "unhandlable page", nothing
- * poisoned, same pfn.
+ * "migration failed", nothing poisoned, same pfn.  (v1, long-term: the
+ * folio was parked without PG_lru: EIO, "unhandlable page".)
  *
  * Hard poison (MADV_HWPOISON -> memory_failure(MF_COUNT_INCREASED |
  * MF_SW_SIMULATED)), in a child (it may be killed): the child opens its
@@ -56,17 +56,11 @@
  *   file or shmem page; fsync() of a memfd is noop_fsync(): 0 on every
  *   kernel).  An anonymous page needs no truncation: MF_RECOVERED,
  *   madvise 0, nothing logged.
- *   patched, long-term: the folio is parked, so memory_failure() skips
- *   hwpoison_user_mappings() (!PageLRU && !PageWriteback) and
- *   identify_page_state() matches no state but the catch-all:
- *   me_unknown(), "Unknown page state", madvise EBUSY.  PG_hwpoison is
- *   set (TestSetPageHWPoison() ran first) but nothing was done: every
- *   mapper keeps its PTE and reads the "lost" page without a signal, the
- *   file folio stays in the page cache and read(2) returns its bytes,
- *   fsync() reports success; only a new fault on it (__do_fault() tests
- *   PageHWPoison) gets SIGBUS.  The pin is released normally.
- * A fixed series v2 must give the parked folio stock's outcome; the
- * patched expectations below are v1's as measured, so v2 flips them.
+ *   v1 of the series, long-term: the folio was parked without PG_lru, so
+ *   memory_failure() skipped hwpoison_user_mappings() and ended in
+ *   me_unknown(), "Unknown page state": every mapper kept its PTE, the
+ *   folio stayed cached, fsync() reported success.  v2: the patched
+ *   expectations are stock's, and "Unknown page state" is asserted 0.
  *
  * The device write into the poisoned page is NOT done: MADV_HWPOISON only
  * sets a flag (the memory itself is fine, under TCG and on real hardware),
@@ -78,8 +72,8 @@
  * read(2)) read intact memory: software-injected poison never
  * machine-checks.
  *
- * ci/mutations: skip-fsync turns the "fsync EIO" verdicts red (stock and
- * base: the file cases; patched: the legacy GUP one), skip-device-write
+ * ci/mutations: skip-fsync turns the "fsync EIO" verdicts red (the file
+ * cases, every kernel), skip-device-write
  * every case (the device's bytes are each case's precondition).
  *
  * Hard poison loses the frame for the rest of the boot (memory_failure()
@@ -121,11 +115,6 @@ static int bit(__u64 f, int b)
 	return f != ~0ULL && (f >> b) & 1;
 }
 
-static int parked(int p)
-{
-	return pl_kernel_patched() && p == PL_PIN_LONGTERM;
-}
-
 static long pins_expected(int p)
 {
 	return p == PL_PIN_LONGTERM ? NP : 0;
@@ -137,7 +126,7 @@ static void soft_case(int fd, enum pl_mem mem, int p)
 {
 	const struct pl_pin_kind *k = &pl_pin_kinds[p];
 	const char *mname = pl_mem_name(mem);
-	int want = parked(p) ? -EIO : -EBUSY;
+	int want = -EBUSY;
 	size_t failed, unhandlable;
 	struct pl_pins c0, c1;
 	__u64 pfn0, pfn1, fold;
@@ -356,21 +345,11 @@ struct hard_want {
 	int read_ret, read_device, fsync_ret;
 };
 
-static struct hard_want hard_want(enum pl_mem mem, int p)
+static struct hard_want hard_want(enum pl_mem mem)
 {
 	struct hard_want w = { 0 };
 	int shmem = mem == PL_MEM_MEMFD;
 
-	if (parked(p)) {
-		w.madvise_ret = -EBUSY;
-		w.unmapped = 0;
-		w.sigbus = 0;
-		w.cache_kept = 1;
-		w.read_ret = shmem ? -EIO : 0;
-		w.read_device = !shmem;
-		w.fsync_ret = 0;
-		return w;
-	}
 	w.madvise_ret = mem == PL_MEM_ANON ? 0 : -EBUSY;
 	w.unmapped = 1;
 	w.sigbus = 1;
@@ -386,7 +365,7 @@ static void hard_case(enum pl_mem mem, int p)
 	const struct pl_pin_kind *k = &pl_pin_kinds[p];
 	const char *mname = pl_mem_name(mem);
 	int has_cache = mem != PL_MEM_ANON, status = 0, pfd[2], ok;
-	struct hard_want w = hard_want(mem, p);
+	struct hard_want w = hard_want(mem);
 	struct child_report r = { 0 };
 	struct cache_view v = { 0 };
 	size_t unknown, referenced;
@@ -470,8 +449,8 @@ static void hard_case(enum pl_mem mem, int p)
 	     r.other_ok && !r.unpin_ret &&
 	     c1.acq - c0.acq == pins_expected(p) &&
 	     c1.rel - c0.rel == pins_expected(p) && pinned_after == 0 &&
-	     unknown == (size_t)parked(p) &&
-	     referenced == (size_t)(!parked(p) && mem != PL_MEM_ANON);
+	     unknown == 0 &&
+	     referenced == (size_t)(mem != PL_MEM_ANON);
 	if (ok && has_cache)
 		ok = v.mapped == !w.unmapped &&
 		     v.resident == w.cache_kept &&

@@ -32,23 +32,23 @@
  * (pl_lru_drain_all(): setup's read faults leave the folios in a CPU's
  * lru_add batch, where the pinner cannot park them until it drains),
  * after the pins, after each unpin but the last long-term one, after that
- * one and after everything; nr_dma_pinned_offlru +16 while parked, back
- * to its start after; the disk holds the last writer's stamps on all 16
- * pages.
+ * one and after everything; the series' count of long-term pinned pages
+ * (vmstat dma_pin_park - dma_pin_unpark) +16 while parked, back to its
+ * start after; the disk holds the last writer's stamps on all 16 pages.
  *
- * Expected, stock and base: no parking: 16 pages on an LRU throughout,
- * bits 44/45 never set, offlru absent.  Patched: 16 parked (bit 45),
- * marked (bit 44), none on an LRU, offlru +16, from the pins until the
- * last long-term unpin, whatever the order and whichever threads unpin;
+ * Expected, stock and base: no parking: 16 pages on an LRU list
+ * throughout, KPF_DMA_PINNED (27) never set, no count.  Patched: 16
+ * parked (KPF_DMA_PINNED, on the unevictable LRU), none on an LRU list,
+ * count +16, from the pins until the last long-term unpin, whatever the
+ * order and whichever threads unpin;
  * then all 16 back on an LRU and unmarked, even while G still holds them
  * (round "gup-last").  The data verdict is the same on all three: the
  * dirtying unpin of the last writer marks every folio dirty
  * (unpin_user_pages_dirty_lock()), so the fsync writes its stamps.  On
  * stock and base nothing else dirties the cleaned folios (the device's
  * writes do not, the other unpins are clean), so without that dirtying
- * unpin the disk keeps the original bytes (ci/mutations: clean-unpin);
- * patched, patch 6 re-dirtied the write-pinned folios when the fsync's
- * writeback ended, so they are dirty anyway.
+ * unpin the disk keeps the original bytes (ci/mutations: clean-unpin).
+ * The series (v2) does not touch writeback, so this holds on patched too.
  */
 #include <fcntl.h>
 #include <liburing.h>
@@ -136,10 +136,10 @@ static int state_now(struct state *s)
 	int ret = pl_lru_drain_all();
 
 	ret = ret ? ret : pl_kpf_census(buf.addr, NP, counts);
-	s->lru = counts[PL_KPF_LRU];
+	s->lru = counts[PL_KPF_ON_LRU_LIST];
 	s->pinned = counts[PL_KPF_DMA_PINNED];
-	s->parked = counts[PL_KPF_DMA_PARKED];
-	s->offlru = pl_vmstat("nr_dma_pinned_offlru");
+	s->parked = counts[PL_KPF_PARKED];
+	s->offlru = pl_series_pinned_pages();
 	if (ret)
 		ksft_print_msg("kpageflags census: %s\n", strerror(-ret));
 	return ret;
@@ -189,7 +189,7 @@ static void run_round(const struct round *rd, struct io_uring *ring)
 	ok = !pl_lru_drain_all();
 	c0 = pl_pins_now();
 	pp0 = pl_mockdma_stat("pages_pinned");
-	off0 = pl_vmstat("nr_dma_pinned_offlru");
+	off0 = pl_series_pinned_pages();
 
 	/* Pin: four threads at once. */
 	for (i = 0; i < NPIN; i++)

@@ -30,15 +30,20 @@
  * generation 2 in place, into the shared blocks: B is CORRUPTED (every
  * cloned page holds generation 2).  A clean unpin leaves everything at
  * generation 1 (A loses the device's second write, B is intact).
- * Patched (v1 series): a long-term write-pinned folio is re-dirtied when
- * its writeback ends (patch 6), so the flush in step 2 leaves it dirty and
- * the fsync in step 3 already writes generation 2 over the shared blocks:
- * B is CORRUPTED while A is still pinned, whatever the unpin.  Legacy GUP
- * is not seen by the series and behaves as on stock.
+ * Patched (v2), long-term pin: patch 0006 makes
+ * generic_remap_file_range_prep() refuse the clone with EBUSY while a
+ * folio of the range has a long-term pin: B is never created from A (an
+ * empty file for FICLONE, its own bytes for FICLONERANGE), and A behaves
+ * as on stock (generation 1 on disk while pinned; generation 2 after a
+ * dirtying unpin, generation 1 after a clean one).  Legacy GUP is not a
+ * pin the kernel can see: cloned and corrupted as on stock.  (v1
+ * re-dirtied the pinned folios at writeback end, so B was CORRUPTED while
+ * A was still pinned.)
  */
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include "lib/pinlab.h"
 
@@ -86,18 +91,35 @@ static int disk_of(int fd, size_t len, char *dst)
 	return ret;
 }
 
+/*
+ * B on disk; a FICLONE that was refused left B empty: "B's own bytes"
+ * (GEN_NONE) then, as for an untouched FICLONERANGE destination.
+ */
+static int clone_of(int fd, size_t len, char *dst)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (st.st_size == 0) {
+		memset(dst, B_BYTE, len);
+		return 0;
+	}
+	return disk_of(fd, len, dst);
+}
+
 static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 {
 	size_t len = NP * pl_page_size, blen, first, n;
 	enum gen b_pinned = GEN_MIXED, b_final = GEN_MIXED;
 	enum gen a_pinned = GEN_MIXED, a_final = GEN_MIXED;
 	enum gen want_b_pinned, want_b_final, want_a_pinned, want_a_final;
-	int longterm = p == PL_PIN_LONGTERM;
-	int series = longterm && pl_kernel_patched();
+	/* patch 0006: EBUSY while a folio of the range is long-term pinned */
+	int refuses = p == PL_PIN_LONGTERM && pl_kernel_patched();
 	char bpath[300], *a = malloc(len), *b = malloc(len);
+	int bfd = -1, ok, clone_err = -1;
 	struct pl_buf buf;
 	__u32 h, seq1 = 0, seq2 = 0;
-	int bfd = -1, ok;
 
 	if (!a || !b)
 		ksft_exit_fail_msg("out of memory\n");
@@ -124,21 +146,22 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	ok = ok && !pl_dma_write(mfd, h, 0, len, 0, &seq1) &&
 	     pl_device_wrote(&buf, h, seq1);
 	if (ok && cl == WHOLE) {
-		ok = !ioctl(bfd, FICLONE, buf.fd);
+		clone_err = ioctl(bfd, FICLONE, buf.fd) ? -errno : 0;
 	} else if (ok) {
 		struct file_clone_range r = {
 			.src_fd = buf.fd, .src_offset = first * pl_page_size,
 			.src_length = blen, .dest_offset = 0,
 		};
 
-		ok = !ioctl(bfd, FICLONERANGE, &r);
+		clone_err = ioctl(bfd, FICLONERANGE, &r) ? -errno : 0;
 	}
-	if (!ok)
-		ksft_print_msg("set-up, first write or clone failed: %s\n",
-			       strerror(errno));
+	if (!ok || clone_err)
+		ksft_print_msg("set-up, first write or clone: %s\n",
+			       strerror(ok ? -clone_err : errno));
+	ok = ok && clone_err == (refuses ? -EBUSY : 0);
 	ok = ok && !pl_dma_write(mfd, h, 0, len, 0, &seq2) &&
 	     pl_device_wrote(&buf, h, seq2) && !pl_fsync(buf.fd) &&
-	     !disk_of(bfd, blen, b) && !disk_of(buf.fd, len, a);
+	     !clone_of(bfd, blen, b) && !disk_of(buf.fd, len, a);
 	if (ok) {
 		b_pinned = pages_hold(b, n, h, first, seq1, seq2);
 		a_pinned = pages_hold(a + first * pl_page_size, n, h, first,
@@ -146,7 +169,7 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	}
 	ok = !pl_unpin(mfd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0) && ok &&
 	     !pl_fsync(buf.fd) && !pl_fsync(bfd) &&
-	     !disk_of(bfd, blen, b) && !disk_of(buf.fd, len, a);
+	     !clone_of(bfd, blen, b) && !disk_of(buf.fd, len, a);
 	if (ok) {
 		b_final = pages_hold(b, n, h, first, seq1, seq2);
 		a_final = pages_hold(a + first * pl_page_size, n, h, first,
@@ -160,10 +183,10 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	free(b);
 
 	/* See the header comment. */
-	want_b_pinned = series ? GEN2 : GEN1;
-	want_a_pinned = want_b_pinned;
-	want_b_final = series || dirty ? GEN2 : GEN1;
-	want_a_final = want_b_final;
+	want_a_pinned = GEN1;
+	want_a_final = dirty ? GEN2 : GEN1;
+	want_b_pinned = refuses ? GEN_NONE : want_a_pinned;
+	want_b_final = refuses ? GEN_NONE : want_a_final;
 	ksft_print_msg("[INFO] %s %s unpin-%s: clone B %s while pinned, %s final; source A %s, %s\n",
 		       clone_name[cl], pl_pin_kinds[p].name,
 		       dirty ? "dirty" : "clean", gen_name[b_pinned],
@@ -171,6 +194,8 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	printf("# MATRIX table=hazards id=H1 hazard=reflink case=%s-%s-unpin-%s | outcome=%s\n",
 	       clone_name[cl], pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 	       !ok ? "ERROR" :
+	       clone_err == -EBUSY ? a_final != GEN2 ?
+	       "REFUSED (EBUSY), source STALE" : "REFUSED (EBUSY)" :
 	       b_pinned != GEN1 ? "CORRUPTED (clone changed while pinned)" :
 	       b_final != GEN1 ? "CORRUPTED (clone changed at unpin)" :
 	       a_final != GEN2 ? "OK clone, source STALE" : "OK");

@@ -700,6 +700,25 @@ __u64 pl_kpageflags(__u64 pfn)
 	return f;
 }
 
+__u64 pl_kpf_with_pseudo(__u64 f)
+{
+	int lru = f >> PL_KPF_LRU & 1, unev = f >> PL_KPF_UNEVICTABLE & 1;
+
+	f &= ~(1ULL << PL_KPF_ON_LRU_LIST | 1ULL << PL_KPF_PARKED);
+	if (lru && !unev)
+		f |= 1ULL << PL_KPF_ON_LRU_LIST;
+	if (lru && unev && (f >> PL_KPF_DMA_PINNED & 1))
+		f |= 1ULL << PL_KPF_PARKED;
+	return f;
+}
+
+long pl_series_pinned_pages(void)
+{
+	long park = pl_vmstat("dma_pin_park"), unpark = pl_vmstat("dma_pin_unpark");
+
+	return park < 0 || unpark < 0 ? -1 : park - unpark;
+}
+
 int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 {
 	size_t i;
@@ -712,6 +731,7 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 		ret = pl_page_flags((const char *)addr + i * pl_page_size, &f);
 		if (ret)
 			return ret;
+		f = pl_kpf_with_pseudo(f);
 		for (b = 0; b < 64; b++)
 			counts[b] += (f >> b) & 1;
 	}

@@ -188,7 +188,13 @@ int pl_write_file(const char *path, const char *val);
 __u64 pl_pagemap_pfn(const void *addr);
 /*
  * /proc/kpageflags bits the tests read (include/uapi/linux/kernel-page-flags.h
- * and include/linux/kernel-page-flags.h; 44 and 45 are the series').
+ * and include/linux/kernel-page-flags.h; 27 is the series').  The series
+ * keeps a long-term pinned folio on the unevictable LRU, which in 6.1 is a
+ * count and not a list: PG_lru stays set, so "on an LRU list reclaim scans"
+ * is LRU without UNEVICTABLE.  pl_kpf_census() also tallies two pseudo-bits
+ * (kpageflags never sets 62 and 63) for what the tests ask:
+ *   PL_KPF_ON_LRU_LIST  KPF_LRU and not KPF_UNEVICTABLE
+ *   PL_KPF_PARKED       KPF_DMA_PINNED, KPF_UNEVICTABLE and KPF_LRU
  */
 enum pl_kpf {
 	PL_KPF_DIRTY		= 4,
@@ -197,10 +203,18 @@ enum pl_kpf {
 	PL_KPF_UNEVICTABLE	= 18,
 	PL_KPF_HWPOISON		= 19,
 	PL_KPF_THP		= 22,
+	PL_KPF_DMA_PINNED	= 27,
 	PL_KPF_MLOCKED		= 33,
-	PL_KPF_DMA_PINNED	= 44,
-	PL_KPF_DMA_PARKED	= 45,
+	PL_KPF_ON_LRU_LIST	= 62,
+	PL_KPF_PARKED		= 63,
 };
+/* The pseudo-bits of one kpageflags word, added to it. */
+__u64 pl_kpf_with_pseudo(__u64 f);
+/*
+ * Pages long-term pinned now by the series' count (vmstat dma_pin_park -
+ * dma_pin_unpark); -1 on a kernel without the series.
+ */
+long pl_series_pinned_pages(void);
 
 /*
  * /proc/kpageflags of the folio holding @pfn: a tail page's own word lacks

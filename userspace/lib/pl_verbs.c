@@ -238,7 +238,7 @@ long pl_pages_on_lru(const void *addr, size_t npages)
 
 	if (pl_kpf_census(addr, npages, counts))
 		return -1;
-	return counts[PL_KPF_LRU];
+	return counts[PL_KPF_ON_LRU_LIST];
 }
 
 const char *pl_lru_word(long n, size_t npages)

@@ -43,9 +43,10 @@ int pl_rdma_rw(struct pl_rdma *r, enum ibv_wr_opcode op, struct ibv_mr *lmr,
 	       void *laddr, size_t len, struct ibv_mr *rmr, void *raddr);
 
 /*
- * How many of the npages pages from addr are on an LRU list, from the
- * kernel's own view (/proc/self/pagemap pfn, /proc/kpageflags KPF_LRU; the
- * head page's flags for THP/hugetlb).  -1 if either file is unreadable.
+ * How many of the npages pages from addr are on an LRU list reclaim scans,
+ * from the kernel's own view (/proc/self/pagemap pfn, /proc/kpageflags
+ * KPF_LRU without KPF_UNEVICTABLE; the head page's flags for THP/hugetlb).
+ * -1 if either file is unreadable.
  */
 long pl_pages_on_lru(const void *addr, size_t npages);
 /* "yes", "no" or "mixed" for n of npages; "?" for n < 0. */

@@ -27,10 +27,9 @@
  * A clean unpin loses the device's bytes in every combination (nothing
  * dirties the page: see dma_durability), and warns nowhere.
  *
- * With the pin-off-LRU series a long-term pinned folio is off the LRU, so
- * MADV_PAGEOUT cannot even isolate it (buffers kept), and being re-dirtied
- * at each writeback end it is still dirty at a clean unpin: no loss for
- * FOLL_LONGTERM pins at all.  Legacy GUP is unchanged.
+ * With the series a long-term pinned folio is on the unevictable LRU, and
+ * MADV_PAGEOUT puts unevictable folios straight back: buffers kept, as for
+ * any FOLL_PIN pin, so the outcomes are stock's.  Legacy GUP is unchanged.
  *
  * The WARN_ON_ONCE fires once per boot, so it is allowed
  * (ci/expected-splats) but not counted; the ext4_warning() line is counted
@@ -72,8 +71,7 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	__u32 h, seq;
 	/* See the header comment for why exactly these. */
 	int want_stripped = ext4 && gup;
-	int kept_dirty = !gup && pl_kernel_patched();
-	int want_lost = (!dirty && !kept_dirty) || want_stripped;
+	int want_lost = !dirty || want_stripped;
 	int want_warned = ext4 && gup && dirty;
 
 	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,

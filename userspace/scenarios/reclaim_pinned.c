@@ -27,9 +27,9 @@
  * the assertion is exact per page: a page on disk after a dirtying unpin is
  * exactly a page that kept its buffers.
  *
- * With the pin-off-LRU series, pinned folios are not on any LRU: reclaim
- * never considers them, no injection fires, and the pages hold the bytes
- * they had (nothing written, nothing lost).
+ * With the series, long-term pinned folios are on the unevictable LRU,
+ * which is no list: reclaim never considers them, no injection fires, and
+ * the pages hold the bytes they had (nothing written, nothing lost).
  *
  * The long-term pin with a dirtying unpin runs again with the multi-gen LRU
  * switched on (/sys/kernel/mm/lru_gen/enabled; both kernels build
@@ -66,7 +66,10 @@ static int snap(int fd, __u32 h, size_t np, struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 	for (i = 0; !ret && i < np; i++) {
 		s->pfn[i] = st[i].pfn;
-		s->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+		/* on a list reclaim scans: not unevictable */
+		s->lru += (st[i].flags & (MOCKDMA_PAGE_LRU |
+					  MOCKDMA_PAGE_UNEVICTABLE)) ==
+			  MOCKDMA_PAGE_LRU;
 		s->has_private[i] = !!(st[i].flags & MOCKDMA_PAGE_PRIVATE);
 		s->private_ += s->has_private[i];
 	}

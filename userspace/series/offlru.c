@@ -1,27 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * offlru: are long-term pinned pages on the LRU while pinned, and back on it
- * after the unpin?  The question the pin-off-LRU series (patches/) answers
- * differently from stock 6.1.
+ * offlru: are long-term pinned pages on an LRU list reclaim scans while
+ * pinned, and back on one after the unpin?  The question the series
+ * (patches/) answers differently from stock 6.1.
  *
  * For ext4 and xfs MAP_SHARED, memfd and anonymous memory, 16 pages are
  * pinned for write three ways: pin_user_pages_fast(FOLL_LONGTERM), the same
  * without FOLL_LONGTERM, and legacy get_user_pages().  After flushing every
- * CPU's LRU batches, each page's folio is checked with QUERY (PG_lru) and
- * /proc/kpageflags (KPF_LRU 5; the series' KPF_DMA_PINNED 44 and
- * KPF_DMA_PARKED 45), and /proc/vmstat nr_dma_pinned_offlru; then again
- * after a dirtying unpin.
+ * CPU's LRU batches, each page's folio is checked with QUERY (PG_lru,
+ * PG_unevictable) and /proc/kpageflags (KPF_LRU 5, KPF_UNEVICTABLE 18, the
+ * series' KPF_DMA_PINNED 27), and the series' count of long-term pinned
+ * pages (vmstat dma_pin_park - dma_pin_unpark); then again after a
+ * dirtying unpin.  "On an LRU list" is PG_lru without PG_unevictable: the
+ * 6.1 unevictable LRU is a count, not a list.
  *
- * Stock 6.1: nothing takes a pinned folio off the LRU; every page is on it
- * while pinned and after, and bits 44/45 are never set.
+ * Stock 6.1: nothing moves a pinned folio; every page is on an LRU list
+ * while pinned and after, and bit 27 is never set.
  *
- * With the series (vm.dma_pin_lru=1): a FOLL_LONGTERM pin marks the folio
- * PG_dma_pinned and parks it off the LRU (isolated at pin time in
- * __gup_longterm_locked() and the fast path, kept off by every PG_lru
- * setter), for anonymous memory too; short-term pins and legacy GUP are
- * untouched.  nr_dma_pinned_offlru counts the parked pages and returns to
- * its start value when the last unpin puts them back.  With
- * vm.dma_pin_lru=0 new long-term pins stay on the LRU, as on stock.
+ * With the series (booted dma_pin_lru=on, vm.dma_pin_lru=1): a
+ * FOLL_LONGTERM pin marks the folio in page_ext and moves it to the
+ * unevictable LRU (at pin time in __gup_longterm_locked() and the fast
+ * path; folio_evictable() keeps it there), for anonymous memory too;
+ * short-term pins and legacy GUP are untouched.  The count rises by the
+ * pinned pages and returns to its start value when the last unpin moves
+ * them back.  With vm.dma_pin_lru=0 new long-term pins stay on their LRU
+ * list, as on stock.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -59,19 +62,21 @@ static int census(int fd, __u32 h, const char *addr, size_t np,
 	memset(c, 0, sizeof(*c));
 	ret = h ? pl_query(fd, h, 0, np, st) : 0;
 	for (i = 0; !ret && h && i < np; i++)
-		c->lru += !!(st[i].flags & MOCKDMA_PAGE_LRU);
+		c->lru += (st[i].flags & (MOCKDMA_PAGE_LRU |
+					  MOCKDMA_PAGE_UNEVICTABLE)) ==
+			  MOCKDMA_PAGE_LRU;
 	ret = ret ? ret : pl_kpf_census(addr, np, n);
 	if (!ret) {
-		c->kpf_lru = n[PL_KPF_LRU];
+		c->kpf_lru = n[PL_KPF_ON_LRU_LIST];
 		c->pinned = n[PL_KPF_DMA_PINNED];
-		c->parked = n[PL_KPF_DMA_PARKED];
+		c->parked = n[PL_KPF_PARKED];
 	}
 	return ret;
 }
 
 static long offlru(void)
 {
-	long v = pl_vmstat("nr_dma_pinned_offlru");
+	long v = pl_series_pinned_pages();
 
 	return v < 0 ? 0 : v;
 }
@@ -121,15 +126,16 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks,
 			 !after.parked && off_after == off0,
 			 "%s %s: %s while pinned, on the LRU after unpin\n",
 			 pl_mem_name(mem), pins[p].name,
-			 parks ? "parked off the LRU" : "on the LRU");
+			 parks ? "on the unevictable LRU" : "on an LRU list");
 }
 
 /*
  * The multi-gen LRU switched while a folio is parked: lru_gen_change_state()
- * moves every LRU folio to the other implementation's lists, so a parked
- * folio misses the move and must be put back on the lists of the
- * implementation in force at unpin time (lruvec_add_folio() decides).  Stock
- * keeps the pinned folios on an LRU through the switch.
+ * moves every folio on an LRU list to the other implementation's lists; a
+ * folio on the unevictable LRU is on no list, so it misses the move and
+ * must be put back on the lists of the implementation in force at unpin
+ * time (lruvec_add_folio() decides).  Stock keeps the pinned folios on an
+ * LRU list through the switch.
  */
 static void lru_gen_flip_case(int fd, int patched, int on_at_pin)
 {
