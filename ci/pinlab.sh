@@ -144,6 +144,9 @@ if [ "$mode" = check ]; then
 			case $p in */0000-*) continue ;; esac
 			perl "$2/scripts/checkpatch.pl" --strict --no-tree -q "$p" || exit 1
 		done' _ "$PINLAB_ROOT" "$KSRC"
+	step "page-flags layout of the series on Debian's config"
+	host_check --diag "page-flags layout of the series equals base's on Debian's amd64 config" \
+		"$PINLAB_ROOT/ci/pageflags-layout.sh"
 	step "report.py self-test"
 	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
 		python3 "$PINLAB_ROOT/ci/test-report.py"
