@@ -4,7 +4,8 @@
 # mutate.sh: the mutation run behind `make mutate`.  For each mutation in
 # ci/mutations, runs `ci/pinlab.sh check` with MUTATE set on the kernels
 # and programs the file names, and checks that every listed program turned
-# red (at least one "not ok" result) on every listed kernel.  Prints one
+# red (at least one "not ok" result) on every listed kernel; a "host"
+# entry names a ci/ script that must fail under the mutation.  Prints one
 # line per mutation, kernel and program, and a summary
 # "N passed, N failed, N skipped" in which a pass is a verdict that failed
 # as it should.
@@ -20,7 +21,26 @@ muts=${MUTATIONS:-$(awk '!/^#/ && NF >= 3 {print $1}' "$table" | sort -u)}
 pass=0 fail=0 n=0
 summary=$(mktemp)
 for m in $muts; do
-	kernels=$(awk -v m="$m" '$1 == m {print $2}' "$table" | sort -u)
+	# Host entries: "<mutation> host <script>": ci/<script>.sh passes
+	# as it is and fails with MUTATE set.  No VM, whatever KERNELS.
+	for t in $(awk -v m="$m" '$1 == m && $2 == "host" {for (i = 3; i <= NF; i++) print $i}' "$table"); do
+		n=$((n + 1))
+		step "mutation $m on the host: ci/$t.sh"
+		mkdir -p "$PINLAB_RESULTS"
+		log=$PINLAB_RESULTS/mutate-$m-$t.log
+		if ! MUTATE='' bash "$PINLAB_ROOT/ci/$t.sh" > "$log" 2>&1; then
+			fail=$((fail + 1))
+			echo "not ok $n mutate/$m/host/$t # red without the mutation: proves nothing" >> "$summary"
+		elif MUTATE=$m bash "$PINLAB_ROOT/ci/$t.sh" > "$log" 2>&1; then
+			fail=$((fail + 1))
+			echo "not ok $n mutate/$m/host/$t # stayed green: it cannot see this defect" >> "$summary"
+		else
+			pass=$((pass + 1))
+			echo "ok $n mutate/$m/host/$t # turned red" >> "$summary"
+		fi
+		grep -v '^\[pinlab' "$log" | sed "s/^/# $m: /" >> "$summary"
+	done
+	kernels=$(awk -v m="$m" '$1 == m && $2 != "host" {print $2}' "$table" | sort -u)
 	[ -n "${KERNELS:-}" ] && kernels=$(for k in $kernels; do
 		case " $KERNELS " in *" $k "*) echo "$k" ;; esac; done)
 	[ -n "$kernels" ] || continue

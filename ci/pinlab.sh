@@ -66,20 +66,31 @@ ln -sfn "$stamp-$mode" "$PINLAB_RESULTS/latest"
 host=$out/host.txt
 : > "$host"
 
-# host_check NAME CMD...: run CMD, record ok/not ok with its output as
-# diagnostics when it fails or prints a warning.
+# host_check [--diag] NAME CMD...: run CMD, record ok/not ok with its output as
+# diagnostics when it fails or prints a warning.  --diag: CMD's stdout (its
+# numbers) is a diagnostic of the result even when it passes.
 host_check() {
-	local name=$1 log
+	local diag=0 name log out rc=0
+	[ "$1" = --diag ] && { diag=1; shift; }
+	name=$1
 	shift
 	log=$(mktemp)
-	if "$@" > "$log" 2>&1 && ! grep -qiE 'warning:|error:' "$log"; then
+	out=$(mktemp)
+	if [ $diag = 1 ]; then
+		"$@" > "$out" 2> "$log" || rc=$?
+	else
+		"$@" > "$log" 2>&1 || rc=$?
+	fi
+	if [ $rc = 0 ] && ! grep -qiE 'warning:|error:' "$log" "$out"; then
+		[ $diag = 0 ] || sed 's/^/# /' "$out" >> "$host"
 		echo "ok $name" >> "$host"
 	else
+		cat "$out" >> "$log"
 		sed 's/^/# /' "$log" | tail -n 40 >> "$host"
 		echo "not ok $name" >> "$host"
 		step "FAILED: $name (see $host)"
 	fi
-	rm -f "$log"
+	rm -f "$log" "$out"
 }
 
 step "building mockdma.ko against $KVER headers"
@@ -133,6 +144,9 @@ if [ "$mode" = check ]; then
 			case $p in */0000-*) continue ;; esac
 			perl "$2/scripts/checkpatch.pl" --strict --no-tree -q "$p" || exit 1
 		done' _ "$PINLAB_ROOT" "$KSRC"
+	step "page-flags layout of the series on Debian's config"
+	host_check --diag "page-flags layout of the series equals base's on Debian's amd64 config" \
+		"$PINLAB_ROOT/ci/pageflags-layout.sh"
 	step "report.py self-test"
 	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
 		python3 "$PINLAB_ROOT/ci/test-report.py"
