@@ -7,8 +7,9 @@
  * unpin_user_pages(), so the kernel's last unpin of each folio runs with
  * IRQs off, as the undo of gup_fast does.
  *
- * Per case, with the knob on: the device writes every page of a pinned
- * range (the mapping holds its stamps first), then
+ * Per case, with the knob on: a file range is cleaned by fsync after the
+ * pin (the write pin dirtied it through page_mkwrite), the device writes
+ * every page of the range (the mapping holds its stamps first), then
  *   unpin-file   ext4 MAP_SHARED file, UNPIN with MOCKDMA_UNPIN_DIRTY,
  *                fsync: the block device holds the device's write on every
  *                page (the dirtying step was done; mutation
@@ -54,7 +55,9 @@ static void one(enum pl_mem mem, int how, const char *name)
 		return;
 	}
 	np = buf.len / pl_page_size;
-	ok = !pl_dma_write(fd, h, 0, buf.len, 0, &seq) &&
+	/* Clean: only the release's dirtying step can bring the data home. */
+	ok = !pl_mem_is_file(mem) || !pl_fsync(buf.fd);
+	ok = ok && !pl_dma_write(fd, h, 0, buf.len, 0, &seq) &&
 	     pl_device_wrote(&buf, h, seq);
 	if (how == 0)
 		ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
