@@ -12,11 +12,26 @@
  *   mutate_skip_write
  *          fault injection for the mutation run (make mutate): 1 makes
  *          every device write a no-op
+ *   mutate the driver's other mutations (enum mockdma_mutation): writing
+ *          a name (ci/mutations) brings that defect back, "none" clears
+ *          them; an unknown name is -EINVAL.  Reads the active names.
+ *   dma_page_delay_us
+ *          sleep this long per page a DMA_WRITE, DMA_READ or engine pass
+ *          goes through (0: none), so a long transfer is long for sure
+ *   seq_base
+ *          the dma_seq a new handle starts at (0: its first write is 1),
+ *          to reach the 32-bit boundary of sequence numbers
+ *   unpin_irqs_off
+ *          UNPIN and release dirty the pages first, then drop the pins
+ *          with IRQs off (mockdma_pin.c)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/kernel.h>
 #include <linux/seq_file.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
 
 #include "mockdma_internal.h"
 
@@ -60,6 +75,12 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 	for (i = 0; i < MOCKDMA_INJECT_COUNT; i++)
 		seq_printf(m, "inject_fired_%s %lld\n", point_names[i],
 			   atomic64_read(&s->inject_fired[i]));
+	seq_printf(m, "dma_interrupted_total %lld\n",
+		   atomic64_read(&s->dma_interrupted_total));
+	seq_printf(m, "engine_passes_cut_total %lld\n",
+		   atomic64_read(&s->engine_passes_cut_total));
+	seq_printf(m, "unpin_irqs_off_pages %lld\n",
+		   atomic64_read(&s->unpin_irqs_off_pages));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_stats);
@@ -81,6 +102,69 @@ static int mockdma_dbg_fds_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_fds);
 
+unsigned long mockdma_mutations;
+
+static const char * const mockdma_mutation_names[MOCKDMA_MUT_COUNT] = {
+	[MOCKDMA_MUT_UNINTERRUPTIBLE] = "dma-uninterruptible",
+	[MOCKDMA_MUT_ENGINE_BUSY] = "engine-busy-requeue",
+	[MOCKDMA_MUT_MEMLOCK_PER_MM] = "memlock-per-mm",
+	[MOCKDMA_MUT_NO_CAN_DO_MLOCK] = "no-can-do-mlock",
+	[MOCKDMA_MUT_SEQ32] = "seq32",
+	[MOCKDMA_MUT_ENGINE_LAX] = "engine-lax-args",
+	[MOCKDMA_MUT_INFO_STALE] = "info-stale",
+	[MOCKDMA_MUT_IRQS_OFF_NO_DIRTY] = "irqs-off-no-dirty",
+	[MOCKDMA_MUT_STRAY_ERRNO] = "stray-errno",
+};
+
+static int mockdma_dbg_mutate_show(struct seq_file *m, void *unused)
+{
+	unsigned long active = READ_ONCE(mockdma_mutations);
+	int i;
+
+	for (i = 0; i < MOCKDMA_MUT_COUNT; i++)
+		if (active & BIT(i))
+			seq_printf(m, "%s\n", mockdma_mutation_names[i]);
+	return 0;
+}
+
+static int mockdma_dbg_mutate_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, mockdma_dbg_mutate_show, NULL);
+}
+
+static ssize_t mockdma_dbg_mutate_write(struct file *file,
+					const char __user *ubuf, size_t len,
+					loff_t *ppos)
+{
+	char name[32];
+	int i;
+
+	if (len >= sizeof(name))
+		return -EINVAL;
+	if (copy_from_user(name, ubuf, len))
+		return -EFAULT;
+	name[len] = '\0';
+	strim(name);
+	if (!strcmp(name, "none")) {
+		WRITE_ONCE(mockdma_mutations, 0);
+		return len;
+	}
+	i = match_string(mockdma_mutation_names, MOCKDMA_MUT_COUNT, name);
+	if (i < 0)
+		return i;
+	WRITE_ONCE(mockdma_mutations, mockdma_mutations | BIT(i));
+	return len;
+}
+
+static const struct file_operations mockdma_dbg_mutate_fops = {
+	.owner = THIS_MODULE,
+	.open = mockdma_dbg_mutate_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = mockdma_dbg_mutate_write,
+};
+
 /* debugfs failures are not fatal: the device works without the counters. */
 void mockdma_debugfs_init(void)
 {
@@ -93,6 +177,14 @@ void mockdma_debugfs_init(void)
 			    &mockdma_mutate_skip_write);
 	debugfs_create_bool("inject_fail_register", 0600, mockdma_debugfs_dir,
 			    &mockdma_inject_fail_register);
+	debugfs_create_file("mutate", 0600, mockdma_debugfs_dir, NULL,
+			    &mockdma_dbg_mutate_fops);
+	debugfs_create_u32("dma_page_delay_us", 0600, mockdma_debugfs_dir,
+			   &mockdma_dma_page_delay_us);
+	debugfs_create_u64("seq_base", 0600, mockdma_debugfs_dir,
+			   &mockdma_seq_base);
+	debugfs_create_bool("unpin_irqs_off", 0600, mockdma_debugfs_dir,
+			    &mockdma_unpin_irqs_off);
 }
 
 void mockdma_debugfs_exit(void)

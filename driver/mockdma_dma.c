@@ -8,18 +8,25 @@
  * the same through the kernel mapping of the page, so by default a write does
  * not dirty the page.
  *
- * mockdma_dma_stamp() is the primitive; the ioctls use it, and so will the
- * asynchronous engine and the fault-injection hooks (which fire into a given
- * page from a kprobe or shrinker).  It only needs a reference on the handle,
- * no lock, and does not sleep unless asked to dirty the page.
+ * mockdma_dma_stamp() is the primitive: DMA_WRITE and the asynchronous
+ * engine (mockdma_engine.c) call it through mockdma_dma_write(), the
+ * fault-injection hooks (mockdma_inject.c) directly, from a kprobe or the
+ * shrinker.  It needs no lock, only that the pages stay pinned, and does
+ * not sleep unless asked to dirty the page.
+ *
+ * A write or read over a large range (up to max_pin_pages) stops between
+ * two pages when told to: on a fatal signal for the ioctls, on STOP for the
+ * engine (see the UAPI header).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -28,6 +35,24 @@
 static_assert(sizeof(struct mockdma_stamp) == MOCKDMA_STAMP_SIZE);
 
 bool mockdma_mutate_skip_write;
+u32 mockdma_dma_page_delay_us;
+
+/*
+ * Between two pages: stop now?  @stop is the engine's flag, NULL for an
+ * ioctl, which a fatal signal stops.  Also the place of the per-page delay
+ * (debugfs dma_page_delay_us) that makes a long transfer deterministic.
+ */
+static bool mockdma_dma_next_page(const bool *stop)
+{
+	u32 delay = READ_ONCE(mockdma_dma_page_delay_us);
+
+	if (delay)
+		fsleep(delay);
+	cond_resched();
+	if (mockdma_mutated(MOCKDMA_MUT_UNINTERRUPTIBLE))
+		return false;
+	return stop ? READ_ONCE(*stop) : fatal_signal_pending(current);
+}
 
 /**
  * mockdma_dma_stamp() - the device writes stamps into one pinned page
@@ -39,21 +64,22 @@ bool mockdma_mutate_skip_write;
  * @seq:       the write's sequence number
  * @set_dirty: set_page_dirty_lock() the page afterwards
  *
- * Each 16-byte slot gets {MOCKDMA_STAMP_MAGIC, handle id, @index, @seq}.
+ * Each 16-byte slot gets {MOCKDMA_STAMP_MAGIC, handle id, @index, the low
+ * 32 bits of @seq}.
  *
  * Context: any context if !@set_dirty (kmap_local_page() works in atomic
  * context); process context otherwise, as set_page_dirty_lock() takes the
  * folio lock.
  */
 void mockdma_dma_stamp(struct mockdma_handle *h, unsigned long index,
-		       unsigned int offset, unsigned int len, u32 seq,
+		       unsigned int offset, unsigned int len, u64 seq,
 		       bool set_dirty)
 {
 	const struct mockdma_stamp stamp = {
 		.magic = MOCKDMA_STAMP_MAGIC,
 		.handle = h->id,
 		.page_index = (u32)index,
-		.seq = seq,
+		.seq = lower_32_bits(seq),
 	};
 	struct page *page;
 	unsigned int pos;
@@ -90,29 +116,33 @@ void mockdma_dma_stamp(struct mockdma_handle *h, unsigned long index,
  * @offset:    byte offset into the pinned range, validated by the caller
  * @length:    bytes, validated by the caller
  * @set_dirty: dirty every written page (MOCKDMA_DMA_SET_DIRTY)
+ * @stop:      the engine's stop flag, or NULL: stop on a fatal signal
+ * @seq:       the write's sequence number, taken first
  *
- * Context: process context (reschedules between pages).
- * Return: the write's sequence number, per handle, starting at 1.
+ * Context: process context (sleeps between pages).
+ * Return: 0, or -EINTR if stopped before the end of the range (the pages
+ * before stay written).
  */
-u32 mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
-		      bool set_dirty)
+int mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
+		      bool set_dirty, const bool *stop, u64 *seq)
 {
-	u32 seq = (u32)atomic_inc_return(&h->dma_seq);
 	u64 pos = offset, end = offset + length;
 
+	*seq = mockdma_handle_next_seq(h);
 	while (pos < end) {
 		unsigned int poff = offset_in_page(pos);
 		unsigned int len = min_t(u64, end - pos, PAGE_SIZE - poff);
 
-		mockdma_dma_stamp(h, pos >> PAGE_SHIFT, poff, len, seq,
+		mockdma_dma_stamp(h, pos >> PAGE_SHIFT, poff, len, *seq,
 				  set_dirty);
 		pos += len;
-		cond_resched();
+		if (pos < end && mockdma_dma_next_page(stop))
+			break;
 	}
 
 	atomic64_inc(&mockdma_stats.dma_writes_total);
-	atomic64_add(length, &mockdma_stats.dma_write_bytes);
-	return seq;
+	atomic64_add(pos - offset, &mockdma_stats.dma_write_bytes);
+	return pos < end ? -EINTR : 0;
 }
 
 /**
@@ -126,7 +156,8 @@ u32 mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
  * @buf (kmap_local mappings survive sleeping).
  *
  * Context: process context.
- * Return: 0, or -EFAULT if @buf could not be written.
+ * Return: 0, -EFAULT if @buf could not be written, -EINTR on a fatal
+ * signal.
  */
 int mockdma_dma_read(struct mockdma_handle *h, u64 offset, u64 length,
 		     void __user *buf)
@@ -146,9 +177,9 @@ int mockdma_dma_read(struct mockdma_handle *h, u64 offset, u64 length,
 			return -EFAULT;
 		buf += len;
 		pos += len;
-		cond_resched();
+		atomic64_add(len, &mockdma_stats.dma_read_bytes);
+		if (pos < end && mockdma_dma_next_page(NULL))
+			return -EINTR;
 	}
-
-	atomic64_add(length, &mockdma_stats.dma_read_bytes);
 	return 0;
 }

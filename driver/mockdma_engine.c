@@ -10,14 +10,20 @@
  * synchronously, which is what lets UNPIN and close stop an engine before the
  * pages it writes are released.
  *
- * Lifetime: the engine runs on a handle that is in its fd's table, so the
- * table's reference keeps the pages pinned while it runs; retiring a handle
- * stops its engine first (mockdma_handle_retire()).  There is no other way
- * for a pass to outlive its pages.
+ * Lifetime: the engine holds no reference of its own.  It runs on a handle
+ * that is in its fd's table, so the table's reference keeps the pages
+ * pinned while it runs, and retiring a handle stops its engine first
+ * (mockdma_handle_retire(), mockdma_pin.c), so no pass outlives its pages.
+ *
+ * A pass over a large set checks the stop flag between two pages
+ * (mockdma_dma_write()), so STOP, UNPIN and close wait at most one page,
+ * not one pass; the pause between passes is at least one jiffy, so an
+ * interval of 0 is not a busy loop of requeues.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/jiffies.h>
+#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/workqueue.h>
 
@@ -36,18 +42,23 @@ static void mockdma_engine_pass(struct work_struct *work)
 			     work);
 	struct mockdma_handle *h =
 		container_of(e, struct mockdma_handle, engine);
-	u32 seq;
+	u64 seq;
 
 	if (READ_ONCE(e->stopping))
 		return;
-	seq = mockdma_dma_write(h, (u64)e->first << PAGE_SHIFT,
-				(u64)e->npages << PAGE_SHIFT, e->set_dirty);
-	atomic_set(&e->last_seq, seq);
+	if (mockdma_dma_write(h, (u64)e->first << PAGE_SHIFT,
+			      (u64)e->npages << PAGE_SHIFT, e->set_dirty,
+			      &e->stopping, &seq)) {
+		/* STOP cut it short: not a completed pass. */
+		atomic64_inc(&mockdma_stats.engine_passes_cut_total);
+		return;
+	}
+	atomic64_set(&e->last_seq, seq);
 	atomic64_inc(&e->passes);
 	atomic64_inc(&mockdma_stats.engine_passes_total);
 	/*
 	 * A requeue racing with cancel_delayed_work_sync() in
-	 * mockdma_engine_stop() is harmless: cancellation wins over it.
+	 * mockdma_engine_stop_locked() is harmless: cancellation wins over it.
 	 */
 	if (!READ_ONCE(e->stopping))
 		queue_delayed_work(mockdma_engine_wq, &e->work, e->interval);
@@ -59,14 +70,23 @@ static void mockdma_engine_pass(struct work_struct *work)
  * @e: validated START argument
  *
  * Context: process context, takes @h->lock.
- * Return: 0, -ENOENT if @h is being retired, -EBUSY if already running.
+ * Return: 0, -EINVAL if the page set leaves the range, -EPERM if @h is
+ * not pinned for write, -ENOENT if @h is being retired, -EBUSY if already
+ * running, -EINTR.
  */
 int mockdma_engine_start(struct mockdma_handle *h,
 			 const struct mockdma_engine *e)
 {
 	struct mockdma_engine_state *es = &h->engine;
-	int ret = 0;
+	unsigned long n;
+	int ret;
 
+	ret = mockdma_handle_range(h, e->first_page, e->npages, &n);
+	if (ret)
+		return ret;
+	/* Like an IB MR registered without write access. */
+	if (!(h->pin_flags & MOCKDMA_PIN_WRITE))
+		return -EPERM;
 	if (mutex_lock_killable(&h->lock))
 		return -EINTR;
 	if (h->retired) {
@@ -78,13 +98,15 @@ int mockdma_engine_start(struct mockdma_handle *h,
 		goto out_unlock;
 	}
 	es->first = e->first_page;
-	es->npages = e->npages ? e->npages : h->npages - e->first_page;
+	es->npages = n;
 	es->set_dirty = e->flags & MOCKDMA_ENGINE_SET_DIRTY;
-	es->interval = usecs_to_jiffies(e->interval_us);
+	/* Whole jiffies, at least one: interval 0 must not spin. */
+	es->interval = max(usecs_to_jiffies(e->interval_us),
+			   mockdma_mutated(MOCKDMA_MUT_ENGINE_BUSY) ? 0UL : 1UL);
 	es->stopping = false;
 	es->running = true;
 	atomic64_set(&es->passes, 0);
-	atomic_set(&es->last_seq, 0);
+	atomic64_set(&es->last_seq, 0);
 	atomic64_inc(&mockdma_stats.engines_running);
 	queue_delayed_work(mockdma_engine_wq, &es->work, 0);
 out_unlock:
@@ -92,8 +114,11 @@ out_unlock:
 	return ret;
 }
 
-/* Stop the engine of @h and wait for a pass in progress.  No-op if stopped. */
-static void mockdma_engine_stop_locked(struct mockdma_handle *h)
+/*
+ * Stop the engine of @h and wait for a pass in progress, which stops at its
+ * next page.  No-op if stopped.  @h->lock held.
+ */
+void mockdma_engine_stop_locked(struct mockdma_handle *h)
 {
 	struct mockdma_engine_state *es = &h->engine;
 
@@ -125,42 +150,12 @@ void mockdma_engine_status(struct mockdma_handle *h, struct mockdma_engine *e)
 {
 	e->running = READ_ONCE(h->engine.running);
 	e->passes = atomic64_read(&h->engine.passes);
-	e->last_seq = atomic_read(&h->engine.last_seq);
-}
-
-/**
- * mockdma_handle_retire() - drop the table's reference after removing @h
- * @h:    a handle just removed from its fd's table
- * @mode: how its pages are to be released
- *
- * Stops the engine and disarms every injection of @h first, and marks it
- * retired so neither can start again: afterwards nothing but the holders of
- * a reference can touch the pages, and they only until their put.  The pages
- * are released now if nobody else holds @h, otherwise when the last holder
- * drops it; kref_put()'s ordering makes @mode visible to whoever runs the
- * release.
- *
- * Context: process context; may sleep waiting for the DMA engine's pass and
- * for injections being fired on @h.
- */
-void mockdma_handle_retire(struct mockdma_handle *h,
-			   enum mockdma_release_mode mode)
-{
-	mutex_lock(&h->lock);
-	h->retired = true;
-	mockdma_engine_stop_locked(h);
-	mockdma_inject_disarm_all(h);
-	mutex_unlock(&h->lock);
-	mockdma_inject_retired();
-
-	WRITE_ONCE(h->release_mode, mode);
-	mockdma_handle_put(h);
+	e->last_seq = atomic64_read(&h->engine.last_seq);
 }
 
 /* Called once per new handle, before it is published in a table. */
 void mockdma_engine_handle_init(struct mockdma_handle *h)
 {
-	mutex_init(&h->lock);
 	INIT_DELAYED_WORK(&h->engine.work, mockdma_engine_pass);
 }
 

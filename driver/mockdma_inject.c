@@ -77,7 +77,7 @@ struct mockdma_inject_slot {
 	u32 point;
 	u32 offset;
 	u32 length;
-	u32 seq;
+	u64 seq;
 };
 
 #define MOCKDMA_INJECT_HASH_BITS	8
@@ -357,17 +357,15 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 {
 	unsigned long first = in->first_page, n, i, flags;
 	unsigned int slot, nfree = 0;
-	u32 seq;
+	u64 seq;
 	int ret;
 
-	if (first >= h->npages)
-		return -EINVAL;
-	n = in->npages ? in->npages : h->npages - first;
-	if (n > h->npages - first)
-		return -EINVAL;
+	ret = mockdma_handle_range(h, first, in->npages, &n);
+	if (ret)
+		return ret;
 	if (n > MOCKDMA_INJECT_MAX_PAGES)
 		return -ENOSPC;
-	if (in->seq > (u32)atomic_read(&h->dma_seq))
+	if (in->seq > (u64)atomic64_read(&h->dma_seq))
 		return -EINVAL;
 
 	/*
@@ -397,7 +395,7 @@ int mockdma_inject_arm(struct mockdma_handle *h, struct mockdma_inject *in)
 	ret = mockdma_inject_hook(in->point);
 	if (ret)
 		goto out_unlock;
-	seq = in->seq ? in->seq : (u32)atomic_inc_return(&h->dma_seq);
+	seq = in->seq ? in->seq : mockdma_handle_next_seq(h);
 
 	raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
 	for (i = 0, slot = 0; i < n; slot++) {

@@ -5,23 +5,27 @@
  * Object model:
  *
  * struct mockdma_file is one open of /dev/mockdma.  It owns a table of
- * handles (an xarray, ids from 1, allocated cyclically) under its mutex, and is on a global list so
- * that debugfs can show every fd.
+ * handles (an xarray, ids from 1, allocated cyclically) under its mutex,
+ * and is on a global list so that debugfs can show every fd.
  *
- * struct mockdma_handle is one pinned range.  It is reference counted: the
- * fd's table holds one reference, and an ioctl or the DMA engine touching
- * the pages holds another for the duration.  A fault-injection hook holds
- * none: it counts in @inject_firing inside an RCU read-side section, and
- * retirement waits for it (mockdma_inject.c).  Removing a handle from the table (UNPIN, close) only
- * records how the pages are to be released and drops the table's reference;
- * the pages are unpinned when the last reference goes, so a concurrent user
- * can never write into a page that has already been unpinned and perhaps
- * freed.
+ * struct mockdma_handle is one pinned range.  It is reference counted
+ * (mockdma_pin.c): the fd's table holds one reference, and an ioctl
+ * touching the pages holds another for the duration of the call.  Two
+ * users hold none and are instead stopped before the table's reference is
+ * dropped (mockdma_handle_retire()): the DMA engine, whose work item is
+ * cancelled synchronously, and the fault-injection hooks, which count in
+ * @inject_firing inside an RCU read-side section that retirement waits for
+ * (mockdma_inject.c).  Removing a handle from the table (UNPIN, close)
+ * retires it, records how the pages are to be released and drops the
+ * table's reference; the pages are unpinned when the last reference goes,
+ * so a concurrent user can never write into a page that has already been
+ * unpinned and perhaps freed.
  */
 #ifndef _MOCKDMA_INTERNAL_H
 #define _MOCKDMA_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -56,9 +60,9 @@ struct mockdma_engine_state {
 	bool stopping;		/* STOP asked: the work must not requeue */
 	bool set_dirty;
 	unsigned long first, npages;
-	unsigned long interval;	/* jiffies between passes */
+	unsigned long interval;	/* jiffies between passes, at least 1 */
 	atomic64_t passes;
-	atomic_t last_seq;
+	atomic64_t last_seq;
 };
 
 struct mockdma_handle {
@@ -74,7 +78,9 @@ struct mockdma_handle {
 	 * undone even after the process exited (ib_umem's owning_mm).
 	 */
 	struct mm_struct *mm;
-	atomic_t dma_seq;	/* last sequence number used, 0: none */
+	/* The user charged for RLIMIT_MEMLOCK (a reference), NULL: none. */
+	struct user_struct *user;
+	atomic64_t dma_seq;	/* last sequence number taken, 0: none */
 	/*
 	 * Set by the write itself (mockdma_dma_stamp()), not by taking a
 	 * sequence number: an injection armed and disarmed without firing
@@ -103,6 +109,46 @@ struct mockdma_handle {
 extern bool mockdma_mutate_skip_write;
 /* Fault injection (debugfs inject_fail_register), see mockdma_inject.c. */
 extern bool mockdma_inject_fail_register;
+
+/*
+ * The driver's mutations (debugfs "mutate", ci/mutations): each a
+ * deliberate defect that brings back a bug a test must see.  0 outside
+ * pinlab's mutation run.
+ */
+enum mockdma_mutation {
+	/* DMA verbs ignore fatal signals, the engine STOP mid-pass */
+	MOCKDMA_MUT_UNINTERRUPTIBLE,
+	/* interval_us 0 requeues the engine at once (a busy loop) */
+	MOCKDMA_MUT_ENGINE_BUSY,
+	/* RLIMIT_MEMLOCK checked against the mm's pinned_vm, not the user */
+	MOCKDMA_MUT_MEMLOCK_PER_MM,
+	/* PIN skips can_do_mlock() */
+	MOCKDMA_MUT_NO_CAN_DO_MLOCK,
+	/* sequence numbers truncated to 32 bits (ABI 1): they wrap to 0 */
+	MOCKDMA_MUT_SEQ32,
+	/* ENGINE_STOP/STATUS accept non-zero START-only inputs */
+	MOCKDMA_MUT_ENGINE_LAX,
+	/* GET_INFO reports the default limits, not the current ones */
+	MOCKDMA_MUT_INFO_STALE,
+	/* unpin_irqs_off skips the dirtying step */
+	MOCKDMA_MUT_IRQS_OFF_NO_DIRTY,
+	/* an unknown handle gives -ESRCH, an errno no verb documents */
+	MOCKDMA_MUT_STRAY_ERRNO,
+	MOCKDMA_MUT_COUNT
+};
+
+extern unsigned long mockdma_mutations;
+
+static inline bool mockdma_mutated(enum mockdma_mutation m)
+{
+	return READ_ONCE(mockdma_mutations) & BIT(m);
+}
+
+/* debugfs test knobs (mockdma_debugfs.c) */
+extern u32 mockdma_dma_page_delay_us;	/* sleep per page written or read */
+extern u64 mockdma_seq_base;		/* a new handle's first dma_seq */
+/* UNPIN and release drop the pins with IRQs off (mockdma_pin.c). */
+extern bool mockdma_unpin_irqs_off;
 
 struct mockdma_file {
 	struct mutex lock;	/* protects handles, nhandles, npages */
@@ -133,22 +179,28 @@ struct mockdma_stats {
 	atomic64_t inject_arms_total;	/* pages ever armed */
 	atomic64_t inject_fired_total;	/* pages written by injections */
 	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];
+	atomic64_t dma_interrupted_total;	/* DMA verbs a fatal signal cut */
+	atomic64_t engine_passes_cut_total;	/* passes STOP cut short */
+	atomic64_t unpin_irqs_off_pages;	/* pages unpinned with IRQs off */
 };
 
 extern struct mockdma_stats mockdma_stats;
 extern unsigned long mockdma_max_pin_pages;
 extern unsigned long mockdma_max_fd_pages;
+#define MOCKDMA_MAX_PIN_PAGES_DEFAULT	262144UL
+#define MOCKDMA_MAX_FD_PAGES_DEFAULT	524288UL
 
 /* Every open fd, for debugfs. */
 extern struct list_head mockdma_files;
 extern struct mutex mockdma_files_lock;
 
-/* mockdma_pin.c */
+/* mockdma_pin.c: pinning and the handle's lifetime */
 struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 					  unsigned long npages, u32 method,
 					  u32 pin_flags);
 void mockdma_handle_retire(struct mockdma_handle *h,
 			   enum mockdma_release_mode mode);
+u64 mockdma_handle_next_seq(struct mockdma_handle *h);
 
 static inline void mockdma_handle_get(struct mockdma_handle *h)
 {
@@ -162,12 +214,26 @@ static inline unsigned long mockdma_handle_length(const struct mockdma_handle *h
 	return h->npages << PAGE_SHIFT;
 }
 
+/*
+ * The page set [@first, @first + @npages) of @h, @npages 0 meaning the rest
+ * of the range, as ENGINE_START and INJECT_ARM take it: its page count in
+ * *@n, or -EINVAL if it is empty or leaves the range.
+ */
+static inline int mockdma_handle_range(const struct mockdma_handle *h,
+				       u64 first, u64 npages, unsigned long *n)
+{
+	if (first >= h->npages || npages > h->npages - first)
+		return -EINVAL;
+	*n = npages ? npages : h->npages - first;
+	return 0;
+}
+
 /* mockdma_dma.c */
 void mockdma_dma_stamp(struct mockdma_handle *h, unsigned long index,
-		       unsigned int offset, unsigned int len, u32 seq,
+		       unsigned int offset, unsigned int len, u64 seq,
 		       bool set_dirty);
-u32 mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
-		      bool set_dirty);
+int mockdma_dma_write(struct mockdma_handle *h, u64 offset, u64 length,
+		      bool set_dirty, const bool *stop, u64 *seq);
 int mockdma_dma_read(struct mockdma_handle *h, u64 offset, u64 length,
 		     void __user *buf);
 
@@ -178,6 +244,7 @@ void mockdma_engine_exit(void);
 int mockdma_engine_start(struct mockdma_handle *h,
 			 const struct mockdma_engine *e);
 void mockdma_engine_stop(struct mockdma_handle *h);
+void mockdma_engine_stop_locked(struct mockdma_handle *h);
 void mockdma_engine_status(struct mockdma_handle *h, struct mockdma_engine *e);
 
 /* mockdma_inject.c */

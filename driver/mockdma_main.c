@@ -5,8 +5,12 @@
  * /dev/mockdma pins user memory the way RDMA and GPU drivers do and performs
  * fake device writes and reads into the pinned pages; see uapi/mockdma.h for
  * the ABI.  This file holds the module, the file operations and the ioctl
- * layer: argument copying and validation, and the per-fd handle table.  The
- * work is done in mockdma_pin.c, mockdma_dma.c and mockdma_query.c.
+ * layer: argument copying and validation, GET_INFO, and the per-fd handle
+ * table.  The work is done in mockdma_pin.c (pinning and the handle's
+ * lifetime), mockdma_dma.c (the device's writes and reads),
+ * mockdma_query.c (page state), mockdma_engine.c (the asynchronous
+ * engine), mockdma_inject.c (fault injection) and mockdma_debugfs.c
+ * (counters and test knobs).
  *
  * This is a test module: whoever can open the node (0600: root) may pin up to
  * max_fd_pages per fd and have the fake device scribble into them.
@@ -17,6 +21,7 @@
 #include <linux/capability.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/minmax.h>
@@ -41,14 +46,15 @@ static_assert(sizeof(struct mockdma_dma) == 40);
 static_assert(sizeof(struct mockdma_page_state) == 24);
 static_assert(sizeof(struct mockdma_query) == 88);
 static_assert(sizeof(struct mockdma_engine) == 48);
-static_assert(sizeof(struct mockdma_inject) == 56);
+static_assert(sizeof(struct mockdma_inject) == 64);
+static_assert(sizeof(struct mockdma_info) == 56);
 
-unsigned long mockdma_max_pin_pages = 262144;
+unsigned long mockdma_max_pin_pages = MOCKDMA_MAX_PIN_PAGES_DEFAULT;
 module_param_named(max_pin_pages, mockdma_max_pin_pages, ulong, 0644);
 MODULE_PARM_DESC(max_pin_pages,
 		 "Largest single PIN in pages, else -E2BIG (default 262144)");
 
-unsigned long mockdma_max_fd_pages = 524288;
+unsigned long mockdma_max_fd_pages = MOCKDMA_MAX_FD_PAGES_DEFAULT;
 module_param_named(max_fd_pages, mockdma_max_fd_pages, ulong, 0644);
 MODULE_PARM_DESC(max_fd_pages,
 		 "Most pages one fd may hold pinned, else -ENOSPC (default 524288)");
@@ -94,7 +100,7 @@ static int mockdma_lookup(struct mockdma_file *mf, u32 id,
 		mockdma_handle_get(h);
 	mutex_unlock(&mf->lock);
 	if (!h)
-		return -ENOENT;
+		return mockdma_mutated(MOCKDMA_MUT_STRAY_ERRNO) ? -ESRCH : -ENOENT;
 	*hp = h;
 	return 0;
 }
@@ -253,7 +259,7 @@ static int mockdma_ioctl_dma(struct mockdma_file *mf,
 
 	if (copy_from_user(&d, uarg, sizeof(d)))
 		return -EFAULT;
-	if ((d.flags & ~valid) || d.pad)
+	if (d.flags & ~valid)
 		return -EINVAL;
 	if (!IS_ALIGNED(d.offset, MOCKDMA_STAMP_SIZE) ||
 	    !IS_ALIGNED(d.length, MOCKDMA_STAMP_SIZE) || !d.length)
@@ -277,15 +283,18 @@ static int mockdma_ioctl_dma(struct mockdma_file *mf,
 			ret = -EPERM;
 			goto out_put;
 		}
-		d.seq = mockdma_dma_write(h, d.offset, d.length,
-					  d.flags & MOCKDMA_DMA_SET_DIRTY);
+		ret = mockdma_dma_write(h, d.offset, d.length,
+					d.flags & MOCKDMA_DMA_SET_DIRTY, NULL,
+					&d.seq);
 	} else {
 		ret = mockdma_dma_read(h, d.offset, d.length,
 				       u64_to_user_ptr(d.user_buf));
-		if (ret)
-			goto out_put;
 		d.seq = 0;
 	}
+	if (ret == -EINTR)
+		atomic64_inc(&mockdma_stats.dma_interrupted_total);
+	if (ret)
+		goto out_put;
 
 	if (copy_to_user(uarg, &d, sizeof(d)))
 		ret = -EFAULT;
@@ -327,7 +336,7 @@ static int mockdma_ioctl_query(struct mockdma_file *mf,
 	q.length = mockdma_handle_length(h);
 	q.method = h->method;
 	q.pin_flags = h->pin_flags;
-	q.dma_writes = (u32)atomic_read(&h->dma_seq);
+	q.dma_writes = atomic64_read(&h->dma_seq);
 	q.engine_passes = atomic64_read(&h->engine.passes);
 	q.engine_running = READ_ONCE(h->engine.running);
 	q.inject_armed = atomic_read(&h->inject_armed);
@@ -351,13 +360,14 @@ static int mockdma_ioctl_engine(struct mockdma_file *mf,
 
 	if (copy_from_user(&e, uarg, sizeof(e)))
 		return -EFAULT;
-	if (e.pad)
-		return -EINVAL;
 	if (cmd == MOCKDMA_IOC_ENGINE_START) {
 		if ((e.flags & ~MOCKDMA_ENGINE_VALID) ||
 		    e.interval_us > MOCKDMA_ENGINE_MAX_INTERVAL_US)
 			return -EINVAL;
-	} else if (e.flags) {
+	} else if (e.flags ||
+		   (!mockdma_mutated(MOCKDMA_MUT_ENGINE_LAX) &&
+		    (e.first_page || e.npages || e.interval_us))) {
+		/* STOP and STATUS take the handle only, as DISARM. */
 		return -EINVAL;
 	}
 
@@ -367,13 +377,7 @@ static int mockdma_ioctl_engine(struct mockdma_file *mf,
 
 	switch (cmd) {
 	case MOCKDMA_IOC_ENGINE_START:
-		if (e.first_page >= h->npages ||
-		    e.npages > h->npages - e.first_page)
-			ret = -EINVAL;
-		else if (!(h->pin_flags & MOCKDMA_PIN_WRITE))
-			ret = -EPERM;
-		else
-			ret = mockdma_engine_start(h, &e);
+		ret = mockdma_engine_start(h, &e);
 		break;
 	case MOCKDMA_IOC_ENGINE_STOP:
 		mockdma_engine_stop(h);
@@ -397,7 +401,7 @@ static int mockdma_ioctl_inject(struct mockdma_file *mf,
 
 	if (copy_from_user(&in, uarg, sizeof(in)))
 		return -EFAULT;
-	if (in.flags || in.point >= MOCKDMA_INJECT_COUNT)
+	if (in.flags || in.pad || in.point >= MOCKDMA_INJECT_COUNT)
 		return -EINVAL;
 	if (arm && (!in.length || in.length > PAGE_SIZE ||
 		    in.offset > PAGE_SIZE - in.length ||
@@ -426,6 +430,40 @@ static int mockdma_ioctl_inject(struct mockdma_file *mf,
 out_put:
 	mockdma_handle_put(h);
 	return ret;
+}
+
+static int mockdma_ioctl_get_info(struct mockdma_file *mf,
+				  struct mockdma_info __user *uarg)
+{
+	bool stale = mockdma_mutated(MOCKDMA_MUT_INFO_STALE);
+	struct mockdma_info info;
+
+	if (copy_from_user(&info, uarg, sizeof(info)))
+		return -EFAULT;
+	if (info.flags)
+		return -EINVAL;
+	info = (struct mockdma_info) {
+		.abi_version = MOCKDMA_ABI_VERSION,
+		.max_pin_pages = stale ? MOCKDMA_MAX_PIN_PAGES_DEFAULT :
+					 READ_ONCE(mockdma_max_pin_pages),
+		.max_fd_pages = stale ? MOCKDMA_MAX_FD_PAGES_DEFAULT :
+					READ_ONCE(mockdma_max_fd_pages),
+		.inject_max_pages = MOCKDMA_INJECT_MAX_PAGES,
+		.inject_points = MOCKDMA_INJECT_COUNT,
+		.engine_max_interval_us = MOCKDMA_ENGINE_MAX_INTERVAL_US,
+		.tick_us = jiffies_to_usecs(1),
+		.page_size = PAGE_SIZE,
+		.stamp_size = MOCKDMA_STAMP_SIZE,
+	};
+	if (IS_ENABLED(CONFIG_KPROBES))
+		info.features |= MOCKDMA_FEATURE_INJECT_KPROBES;
+	if (mf->show_pfn)
+		info.features |= MOCKDMA_FEATURE_SHOW_PFN;
+	if (!mockdma_mutated(MOCKDMA_MUT_MEMLOCK_PER_MM))
+		info.features |= MOCKDMA_FEATURE_MEMLOCK_USER;
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
 }
 
 static long mockdma_ioctl(struct file *file, unsigned int cmd,
@@ -475,6 +513,8 @@ static long mockdma_ioctl(struct file *file, unsigned int cmd,
 		return mockdma_ioctl_inject(mf, uarg, true);
 	case MOCKDMA_IOC_INJECT_DISARM:
 		return mockdma_ioctl_inject(mf, uarg, false);
+	case MOCKDMA_IOC_GET_INFO:
+		return mockdma_ioctl_get_info(mf, uarg);
 	default:
 		/* Documentation/driver-api/ioctl.rst: not -EINVAL. */
 		return -ENOTTY;

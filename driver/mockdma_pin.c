@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mockdma: pinning and releasing user memory, and a handle's lifetime.
+ * mockdma: pinning and releasing user memory, and a handle's lifetime
+ * (pin, get/put, retirement, release).
  *
- * The accounting follows ib_umem_get()/ib_umem_release()
- * (drivers/infiniband/core/umem.c): RLIMIT_MEMLOCK is charged to the pinning
- * mm's pinned_vm, and the mm is held by mmgrab() so the charge is undone
- * however late the pages are released.  The choice of GUP entry point and the
+ * Accounting: ib_umem_get() (drivers/infiniband/core/umem.c) refuses a
+ * caller that may not lock memory at all (can_do_mlock()) and charges
+ * RLIMIT_MEMLOCK to the pinning mm's pinned_vm.  A charge on an mm is
+ * escaped by fork: each child has a fresh pinned_vm, and a handle that
+ * outlives its pinning process (the fd is shared) keeps charging a dead
+ * mm.  So the limit is checked against the user's locked_vm instead, as
+ * io_uring does for its fixed buffers (__io_account_mem()), with a
+ * reference on the user_struct until the pages are released; pinned_vm is
+ * still raised (VmPin in /proc/pid/status), and the mm held by mmgrab() so
+ * that is undone however late.  The choice of GUP entry point and the
  * post-pin check follow mm/gup_test.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -18,6 +25,7 @@
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 
 #include "mockdma_internal.h"
@@ -31,6 +39,9 @@
  */
 #define MOCKDMA_GUP_CHUNK	1024UL
 
+bool mockdma_unpin_irqs_off;
+u64 mockdma_seq_base;
+
 /* Every method but the legacy one takes FOLL_PIN pins. */
 static bool mockdma_method_is_pin(u32 method)
 {
@@ -38,18 +49,47 @@ static bool mockdma_method_is_pin(u32 method)
 }
 
 /*
+ * Dirty @nr pages taken by @method, then drop them with interrupts off
+ * (debugfs unpin_irqs_off): the folio lock of the dirtying step may sleep,
+ * so that is done first with interrupts on, as unpin_user_pages_dirty_lock()
+ * would, and only the reference drops, where the last unpin of a folio
+ * runs, are inside local_irq_save(), as in the undo of gup_fast.
+ */
+static void mockdma_put_pages_irqs_off(struct page **pages, unsigned long nr,
+				       u32 method, bool dirty)
+{
+	unsigned long flags, j;
+
+	if (dirty && !mockdma_mutated(MOCKDMA_MUT_IRQS_OFF_NO_DIRTY))
+		for (j = 0; j < nr; j++)
+			set_page_dirty_lock(pages[j]);
+	local_irq_save(flags);
+	if (mockdma_method_is_pin(method)) {
+		unpin_user_pages(pages, nr);
+	} else {
+		for (j = 0; j < nr; j++)
+			put_page(pages[j]);
+	}
+	local_irq_restore(flags);
+	atomic64_add(nr, &mockdma_stats.unpin_irqs_off_pages);
+}
+
+/*
  * Release @npages pages taken by @method, dirtying them first if @dirty.
  * Sleeps: set_page_dirty_lock() and unpin_user_pages_dirty_lock() take the
- * folio lock.
+ * folio lock.  @irqs_off: see mockdma_put_pages_irqs_off().
  */
 static void mockdma_put_pages(struct page **pages, unsigned long npages,
-			      u32 method, bool dirty)
+			      u32 method, bool dirty, bool irqs_off)
 {
 	unsigned long i, j, nr;
 
 	for (i = 0; i < npages; i += nr) {
 		nr = min(npages - i, MOCKDMA_GUP_CHUNK);
-		if (mockdma_method_is_pin(method)) {
+		if (irqs_off) {
+			mockdma_put_pages_irqs_off(pages + i, nr, method,
+						   dirty);
+		} else if (mockdma_method_is_pin(method)) {
 			/*
 			 * FOLL_PIN pages must go back through the unpin API
 			 * (Documentation/core-api/pin_user_pages.rst): it
@@ -134,21 +174,48 @@ static void mockdma_verify_pinned(struct page **pages, unsigned long npages)
 }
 
 /*
- * Charge @npages to @mm's pinned_vm against RLIMIT_MEMLOCK, exactly as
- * ib_umem_get() does: add first, then undo if over the limit, so concurrent
- * pinners cannot both slip under it.
+ * Charge @npages against RLIMIT_MEMLOCK as io_uring's __io_account_mem()
+ * does: to the user's locked_vm, with a compare-and-exchange so that
+ * concurrent pinners cannot both slip under the limit.  Without CAP_IPC_LOCK
+ * only; a caller that may lock nothing gets -EPERM, as from ib_umem_get().
+ * On success @h->user holds the charged user (or NULL: nothing charged).
  */
-static int mockdma_charge(struct mm_struct *mm, unsigned long npages)
+static int mockdma_charge(struct mockdma_handle *h, struct mm_struct *mm,
+			  unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	u64 pinned;
+	unsigned long cur, new;
+	struct user_struct *user;
 
-	pinned = atomic64_add_return(npages, &mm->pinned_vm);
-	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
-		atomic64_sub(npages, &mm->pinned_vm);
-		return -ENOMEM;
-	}
+	h->user = NULL;
+	if (!can_do_mlock() && !mockdma_mutated(MOCKDMA_MUT_NO_CAN_DO_MLOCK))
+		return -EPERM;
+	if (capable(CAP_IPC_LOCK))
+		return 0;
+	if (mockdma_mutated(MOCKDMA_MUT_MEMLOCK_PER_MM))
+		return atomic64_read(&mm->pinned_vm) + npages > limit ?
+		       -ENOMEM : 0;
+
+	user = get_uid(current_user());
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		new = cur + npages;
+		if (new < cur || new > limit) {
+			free_uid(user);
+			return -ENOMEM;
+		}
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+	h->user = user;
 	return 0;
+}
+
+static void mockdma_uncharge(struct mockdma_handle *h)
+{
+	if (!h->user)
+		return;
+	atomic_long_sub(h->npages, &h->user->locked_vm);
+	free_uid(h->user);
+	h->user = NULL;
 }
 
 /**
@@ -177,16 +244,16 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 	if (pin_flags & MOCKDMA_PIN_LONGTERM)
 		gup_flags |= FOLL_LONGTERM;
 
-	ret = mockdma_charge(mm, npages);
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return ERR_PTR(-ENOMEM);
+	h->npages = npages;
+	ret = mockdma_charge(h, mm, npages);
 	if (ret)
-		return ERR_PTR(ret);
+		goto err_free_handle;
+	atomic64_add(npages, &mm->pinned_vm);
 	mmgrab(mm);
 
-	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
-	if (!h) {
-		ret = -ENOMEM;
-		goto err_uncharge;
-	}
 	/*
 	 * __GFP_NOWARN: max_pin_pages is root-tunable, and kvmalloc() WARNs
 	 * on sizes above INT_MAX unless told not to.
@@ -195,7 +262,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!h->pages) {
 		ret = -ENOMEM;
-		goto err_free_handle;
+		goto err_uncharge;
 	}
 
 	/* GUP may return fewer pages than asked: loop until covered. */
@@ -223,11 +290,11 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 	h->method = method;
 	h->pin_flags = pin_flags;
 	h->addr = addr;
-	h->npages = npages;
 	h->mm = mm;
-	atomic_set(&h->dma_seq, 0);
+	atomic64_set(&h->dma_seq, READ_ONCE(mockdma_seq_base));
 	h->wrote = false;
 	h->release_mode = MOCKDMA_RELEASE_CLEAN;
+	mutex_init(&h->lock);
 	mockdma_engine_handle_init(h);
 
 	atomic64_add(npages, &mockdma_stats.pages_pinned);
@@ -236,13 +303,14 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 	return h;
 
 err_put_pages:
-	mockdma_put_pages(h->pages, done, method, false);
+	mockdma_put_pages(h->pages, done, method, false, false);
 	kvfree(h->pages);
-err_free_handle:
-	kfree(h);
 err_uncharge:
 	atomic64_sub(npages, &mm->pinned_vm);
 	mmdrop(mm);
+	mockdma_uncharge(h);
+err_free_handle:
+	kfree(h);
 	return ERR_PTR(ret);
 }
 
@@ -271,9 +339,11 @@ static void mockdma_handle_release(struct kref *ref)
 	if (!(h->pin_flags & MOCKDMA_PIN_WRITE))
 		dirty = false;
 
-	mockdma_put_pages(h->pages, h->npages, h->method, dirty);
+	mockdma_put_pages(h->pages, h->npages, h->method, dirty,
+			  READ_ONCE(mockdma_unpin_irqs_off));
 	atomic64_sub(h->npages, &h->mm->pinned_vm);
 	mmdrop(h->mm);
+	mockdma_uncharge(h);
 
 	atomic64_sub(h->npages, &mockdma_stats.pages_pinned);
 	atomic64_dec(&mockdma_stats.handles);
@@ -295,4 +365,55 @@ static void mockdma_handle_release(struct kref *ref)
 void mockdma_handle_put(struct mockdma_handle *h)
 {
 	kref_put(&h->ref, mockdma_handle_release);
+}
+
+/**
+ * mockdma_handle_retire() - drop the table's reference after removing @h
+ * @h:    a handle just removed from its fd's table
+ * @mode: how its pages are to be released
+ *
+ * Stops the engine and disarms every injection of @h first, and marks it
+ * retired so neither can start again: afterwards nothing but the holders of
+ * a reference can touch the pages, and they only until their put.  The pages
+ * are released now if nobody else holds @h, otherwise when the last holder
+ * drops it; kref_put()'s ordering makes @mode visible to whoever runs the
+ * release.
+ *
+ * Context: process context; may sleep waiting for the DMA engine's page in
+ * progress and for injections being fired on @h.
+ */
+void mockdma_handle_retire(struct mockdma_handle *h,
+			   enum mockdma_release_mode mode)
+{
+	mutex_lock(&h->lock);
+	h->retired = true;
+	mockdma_engine_stop_locked(h);
+	mockdma_inject_disarm_all(h);
+	mutex_unlock(&h->lock);
+	mockdma_inject_retired();
+
+	WRITE_ONCE(h->release_mode, mode);
+	mockdma_handle_put(h);
+}
+
+/**
+ * mockdma_handle_next_seq() - take the next sequence number of @h
+ * @h: the handle
+ *
+ * 64 bits, so it does not wrap in practice; a number whose low 32 bits are
+ * 0 is skipped, so that neither it nor the 32-bit seq of its stamps is ever
+ * 0, which means "none" everywhere in the ABI.
+ *
+ * Return: the number, never 0.
+ */
+u64 mockdma_handle_next_seq(struct mockdma_handle *h)
+{
+	u64 seq;
+
+	if (mockdma_mutated(MOCKDMA_MUT_SEQ32))
+		return (u32)atomic64_inc_return(&h->dma_seq);
+	do {
+		seq = atomic64_inc_return(&h->dma_seq);
+	} while (!lower_32_bits(seq));
+	return seq;
 }

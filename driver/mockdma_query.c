@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/page-flags.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -116,7 +117,7 @@ static void mockdma_page_state(const struct mockdma_handle *h,
  * @show_pfn: report pfns (else 0: the opener lacked CAP_SYS_ADMIN)
  *
  * Context: process context.
- * Return: 0, -ENOMEM or -EFAULT.
+ * Return: 0, -ENOMEM, -EFAULT, or -EINTR on a fatal signal.
  */
 int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
 			struct mockdma_page_state __user *out, bool show_pfn)
@@ -140,6 +141,10 @@ int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
 			break;
 		}
 		cond_resched();
+		if (done + nr < count && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 	}
 
 	kfree(buf);

@@ -28,7 +28,21 @@
  *                      lookup: ENOENT).
  * pfn-hidden           QUERY reports pfns only to an opener with
  *                      CAP_SYS_ADMIN (as /proc/pid/pagemap); without it the
- *                      pfn is 0.
+ *                      pfn is 0, and GET_INFO's MOCKDMA_FEATURE_SHOW_PFN
+ *                      says which of the two an fd gets.
+ * seq-no-wrap          sequence numbers are 64-bit and never 0: from
+ *                      debugfs seq_base 2^32 - 2, two DMA_WRITEs get
+ *                      2^32 - 1 and 2^32 + 1 (2^32 is skipped, its stamps
+ *                      would say 0), the stamps hold 1, QUERY's dma_writes
+ *                      and the engine's last_seq are the 64-bit numbers, and
+ *                      an ARM may reuse 2^32 + 1.  The 32-bit counter
+ *                      wrapped to 0 (mutation seq32).
+ * get-info             GET_INFO reports the header's ABI version and
+ *                      constants, the page size, a jiffy between 1 and 10
+ *                      ms, the kprobe and per-user memlock features, and a
+ *                      max_pin_pages the PIN size check agrees with: that
+ *                      many pages of an unmapped range fail in GUP (EFAULT),
+ *                      one more is E2BIG.
  */
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -233,9 +247,14 @@ static int query_shows_pfn(int *err)
 		*err = errno;
 		return -1;
 	}
+	struct mockdma_info info;
+
 	if (!pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h) &&
-	    !pl_query(fd, h, 0, 1, &st)) {
+	    !pl_query(fd, h, 0, 1, &st) && !pl_info(fd, &info)) {
 		shows = st.pfn != 0;
+		/* GET_INFO must say the same of this fd. */
+		if (!!(info.features & MOCKDMA_FEATURE_SHOW_PFN) != shows)
+			shows = -1;
 		/* With the capability, pagemap must agree with QUERY. */
 		if (shows && (pl_page_pfn(buf.addr, &pfn) || pfn != st.pfn))
 			shows = -1;
@@ -275,17 +294,117 @@ static void pfn_hidden(void)
 			 "pfn-hidden: QUERY gives pfns only to a CAP_SYS_ADMIN opener\n");
 }
 
+#define SEQ_BASE "/sys/kernel/debug/mockdma/seq_base"
+
+static void seq_base_reset(void)
+{
+	if (pl_write_file(SEQ_BASE, "0"))
+		ksft_print_msg("cannot reset %s\n", SEQ_BASE);
+}
+
+static void seq_no_wrap(int fd)
+{
+	struct mockdma_dma d1 = { 0 }, d2 = { 0 };
+	struct mockdma_inject in = { 0 };
+	struct mockdma_query q = { 0 };
+	struct mockdma_engine st = { 0 };
+	const struct mockdma_stamp *s;
+	struct pl_buf buf;
+	char base[32];
+	__u32 h = 0;
+	int ok;
+
+	snprintf(base, sizeof(base), "%llu", (1ULL << 32) - 2);
+	atexit(seq_base_reset);
+	ok = !pl_write_file(SEQ_BASE, base) && !pl_buf_setup(&buf, PL_MEM_ANON);
+	ok = ok && !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST,
+			   LT_W, &h);
+	seq_base_reset();
+	d1.handle = d2.handle = h;
+	d1.length = d2.length = pl_page_size;
+	ok = ok && !pl_ioctl(fd, MOCKDMA_IOC_DMA_WRITE, &d1) &&
+	     !pl_ioctl(fd, MOCKDMA_IOC_DMA_WRITE, &d2);
+	s = (const void *)buf.addr;
+	q.handle = h;
+	q.npages = 1;
+	q.pages = (unsigned long)&(struct mockdma_page_state){ 0 };
+	ok = ok && !pl_ioctl(fd, MOCKDMA_IOC_QUERY, &q);
+	in.handle = h;
+	in.point = MOCKDMA_INJECT_SHRINKER;
+	in.npages = 1;
+	in.length = MOCKDMA_STAMP_SIZE;
+	in.seq = d2.seq;
+	ok = ok && !pl_ioctl(fd, MOCKDMA_IOC_INJECT_ARM, &in) &&
+	     !pl_inject_disarm(fd, h, MOCKDMA_INJECT_SHRINKER, NULL);
+	/* One engine pass over page 1: its number follows. */
+	ok = ok && !pl_engine_start(fd, h, 1, 1, 0, 0) &&
+	     !pl_engine_wait(fd, h, &st, 1, 5000) &&
+	     !pl_engine_stop(fd, h, &st);
+	ksft_print_msg("seq-no-wrap: DMA_WRITE seqs %#llx %#llx, stamp seq %u, QUERY dma_writes %#llx, ARM reused %#llx, engine last_seq %#llx\n",
+		       (unsigned long long)d1.seq, (unsigned long long)d2.seq,
+		       h ? s->seq : 0, (unsigned long long)q.dma_writes,
+		       (unsigned long long)in.seq,
+		       (unsigned long long)st.last_seq);
+	ok = ok && d1.seq == (1ULL << 32) - 1 && d2.seq == (1ULL << 32) + 1 &&
+	     s->seq == 1 && q.dma_writes == d2.seq && in.seq == d2.seq &&
+	     st.last_seq > d2.seq && (__u32)st.last_seq != 0;
+	if (h && pl_unpin(fd, h, 0))
+		ok = 0;
+	pl_buf_teardown(&buf);
+	ksft_test_result(ok,
+			 "seq-no-wrap: sequence numbers are 64-bit and skip 0 in their low half\n");
+}
+
+static void get_info(int fd)
+{
+	struct mockdma_pin p = {
+		.addr = 1ULL << 32, .flags = MOCKDMA_PIN_WRITE,
+	};
+	struct mockdma_info info;
+	int ok, at_max = 0, above = 0;
+
+	ok = !pl_info(fd, &info);
+	if (ok) {
+		p.length = info.max_pin_pages * pl_page_size;
+		at_max = pl_ioctl(fd, MOCKDMA_IOC_PIN, &p);
+		p.length += pl_page_size;
+		above = pl_ioctl(fd, MOCKDMA_IOC_PIN, &p);
+	}
+	ksft_print_msg("get-info: abi %u features %#llx max_pin_pages %llu (PIN of that many unmapped: %s, one more: %s) max_fd_pages %llu inject %u pages %u points, tick %u us, page %u, stamp %u\n",
+		       info.abi_version, (unsigned long long)info.features,
+		       (unsigned long long)info.max_pin_pages,
+		       pl_errno_name(-at_max), pl_errno_name(-above),
+		       (unsigned long long)info.max_fd_pages,
+		       info.inject_max_pages, info.inject_points, info.tick_us,
+		       info.page_size, info.stamp_size);
+	ok = ok && info.abi_version == MOCKDMA_ABI_VERSION &&
+	     info.page_size == pl_page_size &&
+	     info.stamp_size == MOCKDMA_STAMP_SIZE &&
+	     info.inject_max_pages == MOCKDMA_INJECT_MAX_PAGES &&
+	     info.inject_points == MOCKDMA_INJECT_COUNT &&
+	     info.engine_max_interval_us == MOCKDMA_ENGINE_MAX_INTERVAL_US &&
+	     info.tick_us >= 1000 && info.tick_us <= 10000 &&
+	     (info.features & MOCKDMA_FEATURE_INJECT_KPROBES) &&
+	     (info.features & MOCKDMA_FEATURE_MEMLOCK_USER) &&
+	     info.max_fd_pages >= info.max_pin_pages &&
+	     at_max == -EFAULT && above == -E2BIG;
+	ksft_test_result(ok,
+			 "get-info: GET_INFO reports the ABI, the limits the driver applies and its features\n");
+}
+
 int main(void)
 {
 	int fd = pl_open_or_skip();
 
-	ksft_set_plan(6);
+	ksft_set_plan(8);
 	inject_retry(fd);
 	probes_unregistered(fd);
 	clean_release();
 	cyclic_ids(fd);
 	rdonly_fd();
 	pfn_hidden();
+	seq_no_wrap(fd);
+	get_info(fd);
 	close(fd);
 	ksft_finished();
 }

@@ -49,8 +49,9 @@ static void test_progress(void)
 	ok &= st1.running == 1;
 	ok &= !pl_engine_stop(fd, h, &st1);
 	ok &= !pl_engine_stop(fd, h, &st2);	/* idempotent */
-	ksft_print_msg("[INFO] %llu passes, last seq %u\n",
-		       (unsigned long long)st1.passes, st1.last_seq);
+	ksft_print_msg("[INFO] %llu passes, last seq %llu\n",
+		       (unsigned long long)st1.passes,
+		       (unsigned long long)st1.last_seq);
 	ok &= st1.passes > 0 && st1.last_seq >= st1.passes && !st1.running &&
 	      st2.passes == st1.passes && !st2.running;
 	/* The engine's pages hold the last pass; the others are untouched. */

@@ -27,13 +27,10 @@
  * fd it opened may still be listed in mockdma's debugfs "fds".
  *
  * Checks (each call's result, then the end state):
- *   - success, or -1 with an errno in the verb's documented set, built from
- *     the header's "Errors:" lines (per verb, tighter where the header says
- *     which verb: EPERM/EBUSY only for ENGINE_START, EBADF only for the
- *     verbs that need a writable fd).  PIN also passes GUP's errors through
- *     ("any other GUP error unchanged"); those 6.1's mm/gup.c can return for
- *     a user range are EFAULT, ENOMEM, EINTR, EOPNOTSUPP (fsdax), EBUSY
- *     (device-coherent migration) and EHWPOISON.  Where the header fixes the
+ *   - success, or -1 with an errno in the verb's documented set: the
+ *     header's own lists, MOCKDMA_ERRNOS_<VERB> (no copy here: the table
+ *     below only names them).  A verb whose list has EBADF is one that
+ *     needs a writable fd.  Where the header fixes the
  *     one answer, only that is allowed: a mutating verb on the O_RDONLY fd
  *     is EBADF (checked before the argument is read), an unknown command is
  *     ENOTTY, an unreadable argument pointer (NULL, kernel, non-canonical,
@@ -127,7 +124,8 @@
 
 enum verb {
 	V_PIN, V_UNPIN, V_DMA_WRITE, V_DMA_READ, V_QUERY, V_ENG_START,
-	V_ENG_STOP, V_ENG_STATUS, V_INJ_ARM, V_INJ_DISARM, V_UNKNOWN, NVERB
+	V_ENG_STOP, V_ENG_STATUS, V_INJ_ARM, V_INJ_DISARM, V_GET_INFO,
+	V_UNKNOWN, NVERB
 };
 
 enum err {
@@ -151,39 +149,42 @@ static const char *const err_name[NERR] = {
 struct verb_info {
 	const char *name;
 	unsigned long cmd;
+	const int *errnos;	/* the header's MOCKDMA_ERRNOS_<VERB>, 0-ended */
 	int mutating;		/* needs FMODE_WRITE: EBADF on O_RDONLY */
-	unsigned int allowed;	/* documented errnos, B(E_*) */
+	unsigned int allowed;	/* B(E_*) of errnos, filled by verbs_init() */
 };
 
-/* From the "Errors:" lines of driver/uapi/mockdma.h, verb by verb. */
-static const struct verb_info verbs[NVERB] = {
-	[V_PIN] = { "PIN", MOCKDMA_IOC_PIN, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_2BIG) | B(E_NOSPC) |
-		B(E_NOMEM) | B(E_INTR) | B(E_BADF) |
-		/* GUP's own errors, passed through (see the top) */
-		B(E_OPNOTSUPP) | B(E_BUSY) | B(E_HWPOISON) },
-	[V_UNPIN] = { "UNPIN", MOCKDMA_IOC_UNPIN, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_INTR) | B(E_BADF) },
-	[V_DMA_WRITE] = { "DMA_WRITE", MOCKDMA_IOC_DMA_WRITE, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_PERM) | B(E_BADF) },
-	[V_DMA_READ] = { "DMA_READ", MOCKDMA_IOC_DMA_READ, 0,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) },
-	[V_QUERY] = { "QUERY", MOCKDMA_IOC_QUERY, 0,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) },
-	[V_ENG_START] = { "ENGINE_START", MOCKDMA_IOC_ENGINE_START, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_PERM) |
-		B(E_BUSY) | B(E_INTR) | B(E_BADF) },
-	[V_ENG_STOP] = { "ENGINE_STOP", MOCKDMA_IOC_ENGINE_STOP, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_INTR) | B(E_BADF) },
-	[V_ENG_STATUS] = { "ENGINE_STATUS", MOCKDMA_IOC_ENGINE_STATUS, 0,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_INTR) },
-	[V_INJ_ARM] = { "INJECT_ARM", MOCKDMA_IOC_INJECT_ARM, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_PERM) |
-		B(E_NOSPC) | B(E_OPNOTSUPP) | B(E_INTR) | B(E_BADF) },
-	[V_INJ_DISARM] = { "INJECT_DISARM", MOCKDMA_IOC_INJECT_DISARM, 1,
-		B(E_FAULT) | B(E_INVAL) | B(E_NOENT) | B(E_PERM) |
-		B(E_NOSPC) | B(E_OPNOTSUPP) | B(E_INTR) | B(E_BADF) },
-	[V_UNKNOWN] = { "UNKNOWN", 0, 0, B(E_NOTTY) },
+static const int pin_errnos[] = MOCKDMA_ERRNOS_PIN;
+static const int unpin_errnos[] = MOCKDMA_ERRNOS_UNPIN;
+static const int dma_write_errnos[] = MOCKDMA_ERRNOS_DMA_WRITE;
+static const int dma_read_errnos[] = MOCKDMA_ERRNOS_DMA_READ;
+static const int query_errnos[] = MOCKDMA_ERRNOS_QUERY;
+static const int eng_start_errnos[] = MOCKDMA_ERRNOS_ENGINE_START;
+static const int eng_stop_errnos[] = MOCKDMA_ERRNOS_ENGINE_STOP;
+static const int eng_status_errnos[] = MOCKDMA_ERRNOS_ENGINE_STATUS;
+static const int inj_arm_errnos[] = MOCKDMA_ERRNOS_INJECT_ARM;
+static const int inj_disarm_errnos[] = MOCKDMA_ERRNOS_INJECT_DISARM;
+static const int get_info_errnos[] = MOCKDMA_ERRNOS_GET_INFO;
+static const int unknown_errnos[] = MOCKDMA_ERRNOS_UNKNOWN;
+
+static struct verb_info verbs[NVERB] = {
+	[V_PIN] = { "PIN", MOCKDMA_IOC_PIN, pin_errnos },
+	[V_UNPIN] = { "UNPIN", MOCKDMA_IOC_UNPIN, unpin_errnos },
+	[V_DMA_WRITE] = { "DMA_WRITE", MOCKDMA_IOC_DMA_WRITE,
+			  dma_write_errnos },
+	[V_DMA_READ] = { "DMA_READ", MOCKDMA_IOC_DMA_READ, dma_read_errnos },
+	[V_QUERY] = { "QUERY", MOCKDMA_IOC_QUERY, query_errnos },
+	[V_ENG_START] = { "ENGINE_START", MOCKDMA_IOC_ENGINE_START,
+			  eng_start_errnos },
+	[V_ENG_STOP] = { "ENGINE_STOP", MOCKDMA_IOC_ENGINE_STOP,
+			 eng_stop_errnos },
+	[V_ENG_STATUS] = { "ENGINE_STATUS", MOCKDMA_IOC_ENGINE_STATUS,
+			   eng_status_errnos },
+	[V_INJ_ARM] = { "INJECT_ARM", MOCKDMA_IOC_INJECT_ARM, inj_arm_errnos },
+	[V_INJ_DISARM] = { "INJECT_DISARM", MOCKDMA_IOC_INJECT_DISARM,
+			   inj_disarm_errnos },
+	[V_GET_INFO] = { "GET_INFO", MOCKDMA_IOC_GET_INFO, get_info_errnos },
+	[V_UNKNOWN] = { "UNKNOWN", 0, unknown_errnos },
 };
 
 static int err_index(int e)
@@ -194,6 +195,27 @@ static int err_index(int e)
 		if (err_val[i] == e)
 			return i;
 	return E_OTHER;
+}
+
+/*
+ * The allowed sets from the header's lists.  An errno listed there that
+ * this program cannot count (not in err_val[]) is a fuzzer bug: fail.
+ */
+static void verbs_init(void)
+{
+	int v, i;
+
+	for (v = 0; v < NVERB; v++)
+		for (i = 0; verbs[v].errnos[i]; i++) {
+			int e = err_index(verbs[v].errnos[i]);
+
+			if (e == E_OTHER)
+				ksft_exit_fail_msg("%s: the header lists %s, which the fuzzer does not count\n",
+						   verbs[v].name,
+						   strerror(verbs[v].errnos[i]));
+			verbs[v].allowed |= B(e);
+			verbs[v].mutating |= verbs[v].errnos[i] == EBADF;
+		}
 }
 
 /* ---- state shared by both processes (MAP_SHARED) ---- */
@@ -263,6 +285,8 @@ struct proc {
 
 static struct proc P;
 static size_t ps;
+/* GET_INFO at the start: the limits, instead of the module parameters. */
+static struct mockdma_info info;
 static unsigned long long cfg_seed;
 static long cfg_calls, cfg_seconds;
 static struct timespec t_end;
@@ -610,10 +634,10 @@ static __u64 pick_pin_len(struct thr *t)
 		return HUGE_SZ;
 	if (r < 84)
 		return 1 + rn(t, 3 * ps);
-	if (r < 87)
-		return 262145ULL * ps;	/* max_pin_pages + 1: E2BIG */
+	if (r < 87)	/* max_pin_pages + 1: E2BIG */
+		return (info.max_pin_pages + 1) * ps;
 	if (r < 89)
-		return 262144ULL * ps;	/* the limit itself */
+		return info.max_pin_pages * ps;	/* the limit itself */
 	return boundary(t);
 }
 
@@ -669,6 +693,7 @@ union args {
 	struct mockdma_query q;
 	struct mockdma_engine e;
 	struct mockdma_inject in;
+	struct mockdma_info info;
 	__u64 raw[8];
 };
 
@@ -708,10 +733,9 @@ static void dump_args(const struct call *c, char *s, size_t n)
 		break;
 	case V_DMA_WRITE:
 	case V_DMA_READ:
-		snprintf(s, n, "handle=%u flags=%#x offset=%#llx length=%#llx user_buf=%#llx seq=%u pad=%#x",
+		snprintf(s, n, "handle=%u flags=%#x offset=%#llx length=%#llx user_buf=%#llx seq=%#llx",
 			 a->dma.handle, a->dma.flags, a->dma.offset,
-			 a->dma.length, a->dma.user_buf, a->dma.seq,
-			 a->dma.pad);
+			 a->dma.length, a->dma.user_buf, a->dma.seq);
 		break;
 	case V_QUERY:
 		snprintf(s, n, "handle=%u flags=%#x first_page=%#llx npages=%#llx pages=%#llx",
@@ -721,16 +745,19 @@ static void dump_args(const struct call *c, char *s, size_t n)
 	case V_ENG_START:
 	case V_ENG_STOP:
 	case V_ENG_STATUS:
-		snprintf(s, n, "handle=%u flags=%#x first_page=%#llx npages=%#llx interval_us=%u pad=%#x",
+		snprintf(s, n, "handle=%u flags=%#x first_page=%#llx npages=%#llx interval_us=%u last_seq=%#llx",
 			 a->e.handle, a->e.flags, a->e.first_page,
-			 a->e.npages, a->e.interval_us, a->e.pad);
+			 a->e.npages, a->e.interval_us, a->e.last_seq);
 		break;
 	case V_INJ_ARM:
 	case V_INJ_DISARM:
-		snprintf(s, n, "handle=%u point=%u first_page=%#llx npages=%#llx offset=%#x length=%#x seq=%u flags=%#x",
+		snprintf(s, n, "handle=%u point=%u first_page=%#llx npages=%#llx offset=%#x length=%#x flags=%#x pad=%#x seq=%#llx",
 			 a->in.handle, a->in.point, a->in.first_page,
 			 a->in.npages, a->in.offset, a->in.length,
-			 a->in.seq, a->in.flags);
+			 a->in.flags, a->in.pad, a->in.seq);
+		break;
+	case V_GET_INFO:
+		snprintf(s, n, "flags=%#x", a->info.flags);
 		break;
 	default:
 		snprintf(s, n, "raw=%#llx %#llx %#llx %#llx", a->raw[0],
@@ -841,6 +868,12 @@ static void check_reply(const struct call *c)
 	case V_INJ_DISARM:
 		if (o->in.armed > MOCKDMA_INJECT_MAX_PAGES)
 			bad_reply(c, "INJECT_DISARM reply: armed out of range");
+		break;
+	case V_GET_INFO:
+		if (o->info.abi_version != MOCKDMA_ABI_VERSION ||
+		    o->info.page_size != ps || !o->info.max_pin_pages ||
+		    o->info.inject_max_pages != MOCKDMA_INJECT_MAX_PAGES)
+			bad_reply(c, "GET_INFO reply wrong");
 		break;
 	case V_UNKNOWN:
 		bad_reply(c, "unknown command succeeded");
@@ -962,9 +995,7 @@ static void gen_dma(struct thr *t, struct call *c, int write)
 	else
 		d->user_buf = pick_ubuf(t);
 	if (one_in(t, 15))
-		d->seq = (__u32)rnd(t);
-	if (one_in(t, 15))
-		d->pad = (__u32)rnd(t) | 1;
+		d->seq = rnd(t);	/* (out) */
 }
 
 static void gen_query(struct thr *t, struct call *c)
@@ -992,7 +1023,7 @@ static __u32 pick_interval(struct thr *t)
 		5000, 50000, 20000,
 	};
 
-	/* 0 (only yield) is rare: it keeps a vCPU busy under TCG. */
+	/* 0: the shortest pause, one jiffy. */
 	if (one_in(t, 24))
 		return 0;
 	return v[rn(t, ARRAY_SIZE(v))];
@@ -1015,15 +1046,16 @@ static void gen_engine(struct thr *t, struct call *c)
 	} else {
 		if (one_in(t, 10))
 			e->flags = bit_or_garbage(t, MOCKDMA_ENGINE_VALID);
-		if (one_in(t, 5)) {
-			e->first_page = rnd(t);	/* ignored */
+		if (one_in(t, 8)) {
+			/* START's inputs: EINVAL here */
+			e->first_page = rnd(t);
 			e->interval_us = (__u32)rnd(t);
 		}
 	}
-	if (one_in(t, 6))
+	if (one_in(t, 6)) {
 		e->running = (__u32)rnd(t);	/* (out) */
-	if (one_in(t, 15))
-		e->pad = (__u32)rnd(t) | 1;
+		e->last_seq = rnd(t);
+	}
 }
 
 static void gen_inject(struct thr *t, struct call *c)
@@ -1042,13 +1074,16 @@ static void gen_inject(struct thr *t, struct call *c)
 		pick_range(t, ps, MOCKDMA_STAMP_SIZE, &off, &len);
 		in->offset = (__u32)off;
 		in->length = (__u32)len;
-		in->seq = one_in(t, 6) ? (__u32)rn(t, 8) : 0;
+		in->seq = one_in(t, 6) ? rn(t, 8) :
+			  one_in(t, 20) ? boundary(t) : 0;
 	} else if (one_in(t, 8)) {
 		in->first_page = rn(t, 2);
-		in->seq = (__u32)rn(t, 2);
+		in->seq = rn(t, 2);
 	}
 	if (one_in(t, 15))
 		in->flags = bit_or_garbage(t, 0);
+	if (one_in(t, 20))
+		in->pad = (__u32)rnd(t) | 1;
 	if (one_in(t, 6)) {
 		in->armed = rnd(t);	/* (out) */
 		in->fired = rnd(t);
@@ -1061,7 +1096,7 @@ static unsigned long gen_unknown_cmd(struct thr *t)
 		sizeof(struct mockdma_pin), sizeof(struct mockdma_unpin),
 		sizeof(struct mockdma_dma), sizeof(struct mockdma_query),
 		sizeof(struct mockdma_engine), sizeof(struct mockdma_inject),
-		0, 4, 16, 64, 16383,
+		sizeof(struct mockdma_info), 56, 0, 4, 16, 64, 16383,
 	};
 	unsigned long cmd;
 	int i;
@@ -1071,10 +1106,13 @@ static unsigned long gen_unknown_cmd(struct thr *t)
 
 		if (r < 4)	/* a real verb's number, wrong size */
 			cmd = _IOC(rn(t, 4), MOCKDMA_IOC_MAGIC,
-				   rn(t, 10), sizes[rn(t, ARRAY_SIZE(sizes))]);
+				   rn(t, _IOC_NR(MOCKDMA_IOC_GET_INFO) + 1),
+				   sizes[rn(t, ARRAY_SIZE(sizes))]);
 		else if (r < 8)	/* numbers the driver does not have */
 			cmd = _IOC(rn(t, 4), MOCKDMA_IOC_MAGIC,
-				   10 + rn(t, 246), rn(t, 1 << 14));
+				   _IOC_NR(MOCKDMA_IOC_GET_INFO) + 1 +
+				   rn(t, 255 - _IOC_NR(MOCKDMA_IOC_GET_INFO)),
+				   rn(t, 1 << 14));
 		else if (r < 9)	/* any number and size of our magic */
 			cmd = _IOC(rn(t, 4), MOCKDMA_IOC_MAGIC, rn(t, 256),
 				   rn(t, 1 << 14));
@@ -1110,7 +1148,8 @@ static void one_call(struct thr *t)
 		V_PIN, V_PIN, V_PIN, V_PIN, V_PIN, V_UNPIN, V_UNPIN,
 		V_DMA_WRITE, V_DMA_WRITE, V_DMA_READ, V_DMA_READ, V_QUERY,
 		V_QUERY, V_ENG_START, V_ENG_START, V_ENG_STOP, V_ENG_STOP,
-		V_ENG_STATUS, V_INJ_ARM, V_INJ_ARM, V_INJ_DISARM, V_UNKNOWN,
+		V_ENG_STATUS, V_INJ_ARM, V_INJ_ARM, V_INJ_DISARM, V_GET_INFO,
+		V_UNKNOWN,
 	};
 	struct hrec h = { .slot = -1 };
 	struct call c;
@@ -1150,6 +1189,13 @@ static void one_call(struct thr *t)
 	case V_INJ_ARM:
 	case V_INJ_DISARM:
 		gen_inject(t, &c);
+		break;
+	case V_GET_INFO:
+		c.slot = (int)rn(t, NSLOT);
+		if (one_in(t, 4))
+			c.a.info.flags = bit_or_garbage(t, 0);
+		if (one_in(t, 4))
+			c.a.info.max_fd_pages = rnd(t);	/* (out) */
 		break;
 	default:
 		c.cmd = gen_unknown_cmd(t);
@@ -1675,6 +1721,9 @@ int main(int argc, char **argv)
 	pid_t worker;
 
 	fd0 = pl_open_or_skip();
+	verbs_init();
+	if (pl_info(fd0, &info))
+		ksft_exit_fail_msg("GET_INFO: %s\n", strerror(errno));
 	ps = pl_page_size;
 	cfg_seed = (unsigned long long)env_or("PINLAB_FUZZ_SEED", FUZZ_SEED);
 	cfg_calls = env_or("PINLAB_FUZZ_CALLS", FUZZ_CALLS);

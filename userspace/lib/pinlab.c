@@ -212,6 +212,12 @@ int pl_ioctl(int fd, unsigned long cmd, void *arg)
 	return ret < 0 ? -errno : 0;
 }
 
+int pl_info(int fd, struct mockdma_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return pl_ioctl(fd, MOCKDMA_IOC_GET_INFO, info);
+}
+
 int pl_pin(int fd, void *addr, size_t len, __u32 method, __u32 flags,
 	   __u32 *handle)
 {
@@ -964,6 +970,9 @@ const char *pl_errno_name(int err)
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case EBUSY: return "EBUSY";
 	case EIO: return "EIO";
+	case EBADF: return "EBADF";
+	case EINTR: return "EINTR";
+	case ESRCH: return "ESRCH";
 	default: return strerror(err);
 	}
 }

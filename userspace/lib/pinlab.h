@@ -83,12 +83,18 @@ int pl_mutated(const char *name);
  * device's write (handle, page, seq) now.  1 or 0 (with a diagnostic).
  */
 int pl_device_wrote(struct pl_buf *buf, __u32 handle, __u32 seq);
+/* *seq (if non-NULL) gets the write's seq as its stamps hold it (low half). */
 int pl_dma_write(int fd, __u32 handle, __u64 off, __u64 len, __u32 flags,
 		 __u32 *seq);
 int pl_dma_read(int fd, __u32 handle, __u64 off, __u64 len, void *dst);
 int pl_query(int fd, __u32 handle, __u64 first, __u64 n,
 	     struct mockdma_page_state *st);
 int pl_ioctl(int fd, unsigned long cmd, void *arg);
+/*
+ * MOCKDMA_IOC_GET_INFO: the driver's ABI version, limits and features (what
+ * the tests use instead of reading module parameters).  0 or -errno.
+ */
+int pl_info(int fd, struct mockdma_info *info);
 
 /*
  * Fills @len bytes with the stamps mockdma writes, as (@tag, page, @seq):
@@ -117,7 +123,10 @@ int pl_engine_stop(int fd, __u32 handle, struct mockdma_engine *st);
  */
 int pl_engine_wait(int fd, __u32 handle, struct mockdma_engine *st,
 		   unsigned int more, unsigned int timeout_ms);
-/* Arms pages [first, first + n) at point; *seq in: 0 or a seq to reuse. */
+/*
+ * Arms pages [first, first + n) at point; *seq in: 0 or a seq to reuse, out:
+ * the seq armed, as stamps hold it (the tests' handles stay below 2^32).
+ */
 int pl_inject_arm(int fd, __u32 handle, __u32 point, __u64 first, __u64 n,
 		  __u32 offset, __u32 length, __u32 *seq);
 /* Disarms point; *fired (if non-NULL) gets the pages that fired there. */
