@@ -182,7 +182,7 @@ static const struct bad_case cases[] = {
 	  .cmd = MOCKDMA_IOC_ENGINE_STOP },
 	{ "engine status unknown handle", OP_ENGINE, ENOENT, .handle = 1000,
 	  .cmd = MOCKDMA_IOC_ENGINE_STATUS },
-	{ "inject arm unknown point", OP_ARM, EINVAL, .point = 4, .dlen = 16 },
+	{ "inject arm unknown point", OP_ARM, EINVAL, .point = MOCKDMA_INJECT_COUNT, .dlen = 16 },
 	{ "inject arm unknown flags", OP_ARM, EINVAL, .flags = 1, .dlen = 16 },
 	{ "inject arm zero length", OP_ARM, EINVAL, .dlen = 0 },
 	{ "inject arm unaligned offset", OP_ARM, EINVAL, .doff = 8, .dlen = 16 },
