@@ -99,6 +99,9 @@
  *     after eviction (EIO from read(2)), the counter moves, and both
  *     fsyncs returned 0: the writer is told nothing, every later reader
  *     gets EIO.
+ * ci/mutations: skip-device-write (B never lands: the disk holds A under
+ * A's sums, and the mapping check fails) and skip-fsync (no writeback:
+ * nothing fires, the held fsync never blocks) turn every case red.
  * Patched: the outcomes of base (the expectation is base's unless the
  * lead changes it; see expect_eio()).  The v1 series' patch 6 re-dirties
  * a write-pinned folio when its writeback ends, so the pages would be
