@@ -514,6 +514,7 @@ int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 	char *data = malloc(buf->len);
 	int ret;
 
+	memset(c, 0, sizeof(*c));
 	if (buf->map)
 		munmap(buf->map, buf->map_len);
 	buf->map = NULL;
@@ -547,6 +548,7 @@ int pl_device_wrote(struct pl_buf *buf, __u32 handle, __u32 seq)
 int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 		    struct pl_census *c)
 {
+	memset(c, 0, sizeof(*c));
 	if (!buf->addr) {
 		ksft_print_msg("oracle: cache census of an unmapped buffer\n");
 		return -EFAULT;
