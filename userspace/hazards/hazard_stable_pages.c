@@ -102,12 +102,12 @@
  * ci/mutations: skip-device-write (B never lands: the disk holds A under
  * A's sums, and the mapping check fails) and skip-fsync (no writeback:
  * nothing fires, the held fsync never blocks) turn every case red.
- * Patched: the outcomes of base (the expectation is base's unless the
- * lead changes it; see expect_eio()).  The v1 series' patch 6 re-dirties
- * a write-pinned folio when its writeback ends, so the pages would be
- * dirty again after the fsync (failing the "clean" check) and the second
- * fsync would rewrite them with fresh checksums: if that stays in v2,
- * the EIO cases turn OK after eviction there.
+ * Patched: the outcomes of base (expect_eio() does not look at the
+ * kernel).  The v2 series does not touch writeback (it moves long-term
+ * pinned folios to the unevictable LRU; its only fs change refuses
+ * reflink of pinned ranges), so nothing here can differ; v1's patch 6,
+ * which re-dirtied a write-pinned folio when its writeback ended, would
+ * have made the second fsync rewrite the pages with fresh checksums.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -539,7 +539,7 @@ static int applies(enum layer l, enum point pt)
 
 /*
  * B's bytes on disk under the checksum of A: see the header comment.
- * Patched: base's expectation.
+ * Every kernel alike: patched is base's (v2 does not touch writeback).
  */
 static int expect_eio(enum point pt)
 {
