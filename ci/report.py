@@ -90,7 +90,8 @@ SPLAT_RE = re.compile(
     r"|list_add corruption|list_del corruption|refcount_t:"
     r"|does not have buffers attached|EXT4-fs warning|EXT4-fs error"
     r"|XFS .*: (?:Corruption|Internal error|metadata I/O error)"
-    r"|XFS: Assertion failed|I/O error")
+    r"|XFS: Assertion failed|I/O error"
+    r"|BTRFS (?:critical|error|warning)|device-mapper: integrity: .*(?:failed|error)")
 CALL_TRACE_RE = re.compile(r"Call Trace")
 WARNING_RE = re.compile(r"WARNING:")
 CUT_RE = re.compile(r"------------\[ cut here \]------------")

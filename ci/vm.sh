@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 run=$1 mode=$2
-need_pkgs qemu-system-x86 e2fsprogs xfsprogs
+need_pkgs qemu-system-x86 e2fsprogs xfsprogs btrfs-progs cryptsetup-bin
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
 

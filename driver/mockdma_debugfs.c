@@ -44,6 +44,7 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 		[MOCKDMA_INJECT_WB_END] = "wb_end",
 		[MOCKDMA_INJECT_RECLAIM] = "reclaim",
 		[MOCKDMA_INJECT_SHRINKER] = "shrinker",
+		[MOCKDMA_INJECT_BIO_SUBMIT] = "bio_submit",
 	};
 	const struct mockdma_stats *s = &mockdma_stats;
 	int i;

@@ -26,6 +26,15 @@
  *   SHRINKER  mockdma's own shrinker: its scan callback fires every page
  *             armed at this point.  Not memcg aware, so only global reclaim
  *             and drop_caches (mode 2) call it.
+ *   BIO_SUBMIT kprobe on blk_mq_submit_bio(bio), where a bio enters a
+ *             request-based device (loop, virtio-blk): the bottom of a
+ *             stack, after every layer above has passed it down (a file
+ *             system that checksums data, btrfs, has computed the sums
+ *             of the bio's pages by then) and before the device reads
+ *             the data.  The handler walks the bio's pages (a clone's
+ *             too: bio_for_each_segment() follows bi_iter, never
+ *             bi_vcnt) and fires each armed folio it finds; a write here
+ *             is on disk after this I/O.
  *
  * The hooks may run in any context (folio_end_writeback() runs in the bio's
  * completion, often a hard IRQ), so armed pages live in a fixed table of
@@ -57,6 +66,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bio.h>
 #include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
@@ -181,7 +191,7 @@ static unsigned long mockdma_inject_fire(u32 point, struct folio *folio)
 }
 
 /*
- * All three probed functions take the folio as their first argument.
+ * The three folio hooks' functions take the folio as their first argument.
  * Interrupts stay off through the stamp (see the top of this file).
  */
 static void mockdma_kp_fire(u32 point, struct pt_regs *regs)
@@ -212,6 +222,34 @@ static int mockdma_kp_reclaim(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * blk_mq_submit_bio(bio): every folio of a write bio, once per run of
+ * pages from the same folio.  Reads are left alone: the device is only
+ * to write into a page while it is being written out.
+ */
+static int mockdma_kp_bio_submit(struct kprobe *p, struct pt_regs *regs)
+{
+	struct bio *bio = (struct bio *)regs_get_kernel_argument(regs, 0);
+	struct folio *folio, *last = NULL;
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned long flags;
+
+	if (!atomic_read(&mockdma_armed_at[MOCKDMA_INJECT_BIO_SUBMIT]) ||
+	    bio_op(bio) != REQ_OP_WRITE || !bio_has_data(bio))
+		return 0;
+	local_irq_save(flags);
+	bio_for_each_segment(bv, bio, iter) {
+		folio = page_folio(bv.bv_page);
+		if (folio == last)
+			continue;
+		last = folio;
+		mockdma_inject_fire(MOCKDMA_INJECT_BIO_SUBMIT, folio);
+	}
+	local_irq_restore(flags);
+	return 0;
+}
+
 /* Templates: each registration starts from a fresh copy (see the top). */
 static const struct kprobe mockdma_kprobe_tmpl[MOCKDMA_INJECT_COUNT] = {
 	[MOCKDMA_INJECT_WB_START] = {
@@ -225,6 +263,10 @@ static const struct kprobe mockdma_kprobe_tmpl[MOCKDMA_INJECT_COUNT] = {
 	[MOCKDMA_INJECT_RECLAIM] = {
 		.symbol_name = "folio_referenced",
 		.pre_handler = mockdma_kp_reclaim,
+	},
+	[MOCKDMA_INJECT_BIO_SUBMIT] = {
+		.symbol_name = "blk_mq_submit_bio",
+		.pre_handler = mockdma_kp_bio_submit,
 	},
 };
 

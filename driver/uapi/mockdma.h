@@ -424,6 +424,16 @@ enum mockdma_inject_point {
 	 * within a memory cgroup's limit (the shrinker is not memcg aware).
 	 */
 	MOCKDMA_INJECT_SHRINKER		= 3,
+	/*
+	 * A write bio carrying the folio enters a request-based (blk-mq)
+	 * block device, the bottom of a stack of layers (kprobe on
+	 * blk_mq_submit_bio()).  Everything above (the file system, device
+	 * mapper targets) has built the bio, and whatever it checksummed
+	 * before passing the bio down is computed; the device has not read
+	 * the data yet (a loop device copies it later, from its worker).
+	 * Fires once per bio the folio is in.
+	 */
+	MOCKDMA_INJECT_BIO_SUBMIT	= 4,
 	MOCKDMA_INJECT_COUNT
 };
 

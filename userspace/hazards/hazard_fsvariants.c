@@ -92,20 +92,13 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
-#include <linux/loop.h>
-#include <linux/magic.h>
 
 #include "lib/pinlab.h"
-
-extern char **environ;
 
 /* fs/ext4/ext4.h: jbd2_journal_flush() of the whole journal (5.14+). */
 #ifndef EXT4_IOC_CHECKPOINT
@@ -159,16 +152,8 @@ static void teardown(unsigned int v)
 		s->mounted = 0;
 	if (s->dir[0] && !s->mounted && !rmdir(s->dir))
 		s->dir[0] = 0;
-	if (s->attached && !s->mounted) {
-		if (ioctl(s->loop_fd, LOOP_CLR_FD, 0))
-			ksft_print_msg("LOOP_CLR_FD %s: %s\n", s->dev,
-				       strerror(errno));
+	if (s->attached && !s->mounted && !pl_loop_detach(s->dev, &s->loop_fd))
 		s->attached = 0;
-	}
-	if (s->loop_fd > 0 && !s->attached) {
-		close(s->loop_fd);
-		s->loop_fd = 0;
-	}
 	if (s->image[0] && !unlink(s->image))
 		s->image[0] = 0;
 }
@@ -181,128 +166,30 @@ static void teardown_all(void)
 		teardown(v);
 }
 
-/* Runs @argv with its output in @log; 0 if it exited 0. */
-static int run(const char *const *argv, const char *log)
-{
-	posix_spawn_file_actions_t fa;
-	int ret, status;
-	pid_t pid;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, log,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	ret = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
-			  environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret) {
-		ksft_print_msg("spawn %s: %s\n", argv[0], strerror(ret));
-		return -ret;
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return -errno;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		char line[256];
-		FILE *f = fopen(log, "r");
-
-		ksft_print_msg("%s failed (status %#x):\n", argv[0], status);
-		while (f && fgets(line, sizeof(line), f))
-			ksft_print_msg("  %s", line);
-		if (f)
-			fclose(f);
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * The loop driver: built in on base and patched (CONFIG_BLK_DEV_LOOP=y in
- * ci/kernel/pinlab-guest.config), a module on stock, loaded through the
- * harness's modprobe wrapper (the host's /lib/modules lacks the booted
- * kernel's modules).
- */
-static int loop_control(void)
-{
-	const char *const modprobe[] = {
-		access("/run/pinlab/modprobe", X_OK) ? "/sbin/modprobe" :
-						       "/run/pinlab/modprobe",
-		"loop", NULL,
-	};
-	int i, fd;
-
-	if (access("/dev/loop-control", F_OK)) {
-		if (pl_kernel() != PL_KERNEL_STOCK)
-			ksft_exit_fail_msg("no /dev/loop-control: this kernel needs CONFIG_BLK_DEV_LOOP\n");
-		if (run(modprobe, "/tmp/pinlab-fsv-modprobe.log"))
-			ksft_exit_fail_msg("modprobe loop failed\n");
-	}
-	for (i = 0; i < 100; i++) {
-		fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-		if (fd >= 0 || errno != ENOENT)
-			break;
-		usleep(20000);
-	}
-	if (fd < 0)
-		ksft_exit_fail_msg("/dev/loop-control: %s\n", strerror(errno));
-	return fd;
-}
-
 /* Sparse image, loop device, mkfs, mount: 0 or -errno, with a diagnostic. */
-static int fs_setup(unsigned int v, int ctl)
+static int fs_setup(unsigned int v)
 {
 	const struct variant_def *d = &variants[v];
 	struct fs_state *s = &st[v];
 	const char *const *mkfs = d->mkfs;
 	const char *argv[16];
-	struct loop_config cfg;
-	struct statfs sf;
 	char log[64];
-	int i, n, ifd;
+	int i, n;
 
-	/* /dev/shm if the guest has a tmpfs there, its tmpfs /tmp otherwise. */
 	snprintf(s->image, sizeof(s->image), "%s/pinlab-fsv-%d-%s.img",
-		 !statfs("/dev/shm", &sf) && sf.f_type == TMPFS_MAGIC ?
-		 "/dev/shm" : "/tmp", getpid(), d->name);
-	ifd = open(s->image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (ifd < 0 || ftruncate(ifd, IMAGE_BYTES)) {
-		ksft_print_msg("%s: %s\n", s->image, strerror(errno));
-		return -errno;
-	}
-	n = ioctl(ctl, LOOP_CTL_GET_FREE);
-	if (n < 0) {
-		ksft_print_msg("LOOP_CTL_GET_FREE: %s\n", strerror(errno));
-		close(ifd);
-		return -errno;
-	}
-	snprintf(s->dev, sizeof(s->dev), "/dev/loop%d", n);
-	for (i = 0; i < 100; i++) {
-		s->loop_fd = open(s->dev, O_RDWR | O_CLOEXEC);
-		if (s->loop_fd >= 0 || errno != ENOENT)
-			break;
-		usleep(20000);
-	}
-	if (s->loop_fd < 0) {
-		ksft_print_msg("%s: %s\n", s->dev, strerror(errno));
-		s->loop_fd = 0;
-		close(ifd);
-		return -ENODEV;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.fd = ifd;
-	if (ioctl(s->loop_fd, LOOP_CONFIGURE, &cfg)) {
-		ksft_print_msg("LOOP_CONFIGURE %s: %s\n", s->dev, strerror(errno));
-		close(ifd);
-		return -errno;
-	}
+		 pl_image_dir(), getpid(), d->name);
+	n = pl_loop_attach(s->image, IMAGE_BYTES, s->dev, sizeof(s->dev),
+			   &s->loop_fd);
+	if (n)
+		return n;
 	s->attached = 1;
-	close(ifd);
 
 	for (i = 0; mkfs[i]; i++)
 		argv[i] = mkfs[i];
 	argv[i++] = s->dev;
 	argv[i] = NULL;
 	snprintf(log, sizeof(log), "/tmp/pinlab-fsv-%d-mkfs.log", getpid());
-	n = run(argv, log);
+	n = pl_run(argv, log);
 	unlink(log);
 	if (n)
 		return n;
@@ -562,14 +449,13 @@ static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 
 int main(void)
 {
-	int fd = pl_open_or_skip(), ctl, dirty;
+	int fd = pl_open_or_skip(), dirty;
 	unsigned int v, sc, p;
 
 	ksft_set_plan(NR_VARIANTS * (1 + NR_SCENARIOS * PL_PIN_KINDS * 2));
 	atexit(teardown_all);
-	ctl = loop_control();
 	for (v = 0; v < NR_VARIANTS; v++) {
-		int ret = fs_setup(v, ctl);
+		int ret = fs_setup(v);
 
 		ksft_test_result(!ret && layout_ok(v), "%s: mounted as asked\n",
 				 variants[v].name);
@@ -588,7 +474,6 @@ int main(void)
 				}
 		teardown(v);
 	}
-	close(ctl);
 	close(fd);
 	ksft_finished();
 }

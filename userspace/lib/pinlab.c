@@ -2,12 +2,16 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/loop.h>
+#include <linux/magic.h>
 
 #include "pinlab.h"
 
@@ -372,31 +376,37 @@ static int page_is_original(const unsigned char *page, size_t index)
 	return 1;
 }
 
+void pl_census_page(const void *page, size_t index, __u32 handle, __u32 seq,
+		    struct pl_census *c)
+{
+	size_t per_page = pl_page_size / sizeof(struct mockdma_stamp), i;
+	const struct mockdma_stamp *s = page;
+	__u32 first_seq = s[0].seq;
+
+	for (i = 0; i < per_page; i++)
+		if (s[i].magic != MOCKDMA_STAMP_MAGIC ||
+		    s[i].handle != handle || s[i].page_index != index ||
+		    s[i].seq != first_seq)
+			break;
+	if (i == per_page && first_seq == seq)
+		c->fresh++;
+	else if (i == per_page)
+		c->older++;
+	else if (page_is_original(page, index))
+		c->original++;
+	else
+		c->torn++;
+}
+
 void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
 	       struct pl_census *c)
 {
-	size_t per_page = pl_page_size / sizeof(struct mockdma_stamp), p, i;
+	size_t p;
 
 	memset(c, 0, sizeof(*c));
-	for (p = 0; p < len / pl_page_size; p++) {
-		const struct mockdma_stamp *s =
-			(const void *)((const char *)data + p * pl_page_size);
-		__u32 first_seq = s[0].seq;
-
-		for (i = 0; i < per_page; i++)
-			if (s[i].magic != MOCKDMA_STAMP_MAGIC ||
-			    s[i].handle != handle || s[i].page_index != p ||
-			    s[i].seq != first_seq)
-				break;
-		if (i == per_page && first_seq == seq)
-			c->fresh++;
-		else if (i == per_page)
-			c->older++;
-		else if (page_is_original((const unsigned char *)s, p))
-			c->original++;
-		else
-			c->torn++;
-	}
+	for (p = 0; p < len / pl_page_size; p++)
+		pl_census_page((const char *)data + p * pl_page_size, p,
+			       handle, seq, c);
 }
 
 const char *const pl_state_name[] = {
@@ -421,6 +431,8 @@ const char *pl_census_outcome(const struct pl_census *c, size_t np,
 {
 	if (c->fresh == np)
 		snprintf(t, size, "OK");
+	else if (c->eio)
+		snprintf(t, size, "EIO (%zu)", c->eio);
 	else if (c->torn)
 		snprintf(t, size, "TORN (%zu)", c->torn);
 	else
@@ -472,12 +484,43 @@ int pl_disk_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 	return 0;
 }
 
+int pl_drop_cache_census_pages(struct pl_buf *buf, __u32 handle, __u32 seq,
+			       struct pl_census *c)
+{
+	size_t np = buf->len / pl_page_size, p;
+	char *page = malloc(pl_page_size);
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (buf->map)
+		munmap(buf->map, buf->map_len);
+	buf->map = NULL;
+	if (!page)
+		return -ENOMEM;
+	ret = pl_cache_evict_clean();
+	for (p = 0; p < np && !ret; p++) {
+		ssize_t got = pread(buf->fd, page, pl_page_size,
+				    p * pl_page_size);
+
+		if (got < 0 && errno == EIO)
+			c->eio++;
+		else if (got == (ssize_t)pl_page_size)
+			pl_census_page(page, p, handle, seq, c);
+		else
+			ret = pl_cache_read(buf->fd, p * pl_page_size,
+					    pl_page_size, page);
+	}
+	free(page);
+	return ret;
+}
+
 int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 			 struct pl_census *c)
 {
 	char *data = malloc(buf->len);
 	int ret;
 
+	memset(c, 0, sizeof(*c));
 	if (buf->map)
 		munmap(buf->map, buf->map_len);
 	buf->map = NULL;
@@ -511,6 +554,7 @@ int pl_device_wrote(struct pl_buf *buf, __u32 handle, __u32 seq)
 int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 		    struct pl_census *c)
 {
+	memset(c, 0, sizeof(*c));
 	if (!buf->addr) {
 		ksft_print_msg("oracle: cache census of an unmapped buffer\n");
 		return -EFAULT;
@@ -927,6 +971,144 @@ int pl_workload(const char *script, const char *const *argv)
 	if (waitpid(pid, &status, 0) < 0)
 		return -errno;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -EINTR;
+}
+
+extern char **environ;
+
+int pl_run(const char *const *argv, const char *log)
+{
+	posix_spawn_file_actions_t fa;
+	int ret, status;
+	pid_t pid;
+
+	fflush(stdout);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	ret = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			  environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (ret) {
+		ksft_print_msg("spawn %s: %s\n", argv[0], strerror(ret));
+		return -ret;
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		char line[256];
+		FILE *f = fopen(log, "r");
+
+		ksft_print_msg("%s failed (status %#x):\n", argv[0], status);
+		while (f && fgets(line, sizeof(line), f))
+			ksft_print_msg("  %s", line);
+		if (f)
+			fclose(f);
+		return -EIO;
+	}
+	return 0;
+}
+
+void pl_need_module(const char *name, const char *present)
+{
+	const char *const modprobe[] = {
+		access("/run/pinlab/modprobe", X_OK) ? "/sbin/modprobe" :
+						       "/run/pinlab/modprobe",
+		name, NULL,
+	};
+	char log[64];
+	int i, ret;
+
+	if (!access(present, F_OK))
+		return;
+	if (pl_kernel() != PL_KERNEL_STOCK)
+		ksft_exit_fail_msg("no %s: this kernel's config lacks %s\n",
+				   present, name);
+	snprintf(log, sizeof(log), "/tmp/pinlab-modprobe-%d.log", getpid());
+	ret = pl_run(modprobe, log);
+	unlink(log);
+	if (ret)
+		ksft_exit_fail_msg("modprobe %s failed\n", name);
+	/* devtmpfs and sysfs entries may follow the load by a moment. */
+	for (i = 0; i < 100 && access(present, F_OK); i++)
+		usleep(20000);
+	if (access(present, F_OK))
+		ksft_exit_fail_msg("modprobe %s: still no %s\n", name, present);
+}
+
+const char *pl_image_dir(void)
+{
+	struct statfs sf;
+
+	return !statfs("/dev/shm", &sf) && sf.f_type == TMPFS_MAGIC ?
+	       "/dev/shm" : "/tmp";
+}
+
+int pl_loop_attach(const char *image, unsigned long long bytes, char *dev,
+		   size_t size, int *loop_fd)
+{
+	struct loop_config cfg;
+	int ctl, ifd, i, n, ret = 0;
+
+	pl_need_module("loop", "/dev/loop-control");
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		ksft_print_msg("/dev/loop-control: %s\n", strerror(errno));
+		return -errno;
+	}
+	ifd = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (ifd < 0 || ftruncate(ifd, bytes)) {
+		ret = -errno;
+		ksft_print_msg("%s: %s\n", image, strerror(errno));
+		goto out;
+	}
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (n < 0) {
+		ret = -errno;
+		ksft_print_msg("LOOP_CTL_GET_FREE: %s\n", strerror(errno));
+		goto out;
+	}
+	snprintf(dev, size, "/dev/loop%d", n);
+	for (i = 0; i < 100; i++) {
+		*loop_fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (*loop_fd >= 0 || errno != ENOENT)
+			break;
+		usleep(20000);
+	}
+	if (*loop_fd < 0) {
+		ret = -ENODEV;
+		ksft_print_msg("%s: %s\n", dev, strerror(errno));
+		goto out;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = ifd;
+	if (ioctl(*loop_fd, LOOP_CONFIGURE, &cfg)) {
+		ret = -errno;
+		ksft_print_msg("LOOP_CONFIGURE %s: %s\n", dev, strerror(errno));
+		close(*loop_fd);
+		*loop_fd = -1;
+	}
+out:
+	if (ifd >= 0)
+		close(ifd);
+	close(ctl);
+	return ret;
+}
+
+int pl_loop_detach(const char *dev, int *loop_fd)
+{
+	int ret = 0;
+
+	if (*loop_fd < 0)
+		return 0;
+	if (ioctl(*loop_fd, LOOP_CLR_FD, 0)) {
+		ret = -errno;
+		ksft_print_msg("LOOP_CLR_FD %s: %s\n", dev, strerror(errno));
+		return ret;
+	}
+	close(*loop_fd);
+	*loop_fd = -1;
+	return 0;
 }
 
 long pl_vmstat(const char *name)

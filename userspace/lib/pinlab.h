@@ -142,15 +142,22 @@ int pl_inject_disarm(int fd, __u32 handle, __u32 point, __u64 *fired);
  */
 struct pl_census {
 	size_t fresh, original, older, torn;
+	size_t eio;	/* read failed with EIO (pl_drop_cache_census_pages()) */
 };
 
 void pl_census(const void *data, size_t len, __u32 handle, __u32 seq,
 	       struct pl_census *c);
+/* Adds page @index of the pin, its bytes at @page, to *@c. */
+void pl_census_page(const void *page, size_t index, __u32 handle, __u32 seq,
+		    struct pl_census *c);
 /* What all np pages hold, or PL_MIXED when they disagree. */
 enum pl_state { PL_FRESH, PL_ORIGINAL, PL_TORN, PL_OLDER, PL_MIXED };
 extern const char *const pl_state_name[];
 enum pl_state pl_census_state(const struct pl_census *c, size_t np);
-/* The matrix's words into @t: OK, TORN (n) or <@missing> (n), n in pages. */
+/*
+ * The matrix's words into @t: OK, EIO (n), TORN (n) or <@missing> (n), n
+ * in pages.
+ */
 const char *pl_census_outcome(const struct pl_census *c, size_t np,
 			      const char *missing, char *t, size_t size);
 /*
@@ -179,6 +186,14 @@ int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
  */
 int pl_drop_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 			 struct pl_census *c);
+/*
+ * The same, page by page with one read(2) each, for a file under a layer
+ * that checks its data (btrfs checksums, dm-integrity): a page whose read
+ * fails with EIO counts in @c->eio, the others in the census.  Any other
+ * read error fails (-errno).
+ */
+int pl_drop_cache_census_pages(struct pl_buf *buf, __u32 handle, __u32 seq,
+			       struct pl_census *c);
 
 /*
  * Which kernel this is, from its release string (never from a sysctl a test
@@ -280,6 +295,36 @@ void pl_memcg_leave(struct pl_memcg *cg);
  * tests.  Returns its exit status, or -errno.
  */
 int pl_workload(const char *script, const char *const *argv);
+
+/*
+ * Runs @argv (argv[0] an absolute path) with its stdout and stderr in the
+ * file @log, and waits for it.  0 if it exited 0; otherwise -errno or
+ * -EIO, with the log printed as diagnostics.
+ */
+int pl_run(const char *const *argv, const char *log);
+/*
+ * Loads kernel module @name in the guest if @present does not exist yet
+ * (a path the module makes: "/dev/loop-control", "/sys/module/btrfs"):
+ * through the harness's modprobe wrapper (/run/pinlab/modprobe, which
+ * knows the booted kernel's modules), else /sbin/modprobe.  Our own
+ * kernels build in what the suite needs, so there a missing @present
+ * fails the program (a config regression), as does a failed modprobe on
+ * stock; returns only on success.
+ */
+void pl_need_module(const char *name, const char *present);
+/*
+ * A sparse file of @bytes at @image (created, must not exist) attached to
+ * a free loop device (LOOP_CTL_GET_FREE + LOOP_CONFIGURE): its path into
+ * @dev, its open fd into *@loop_fd.  0 or -errno, with a diagnostic; on
+ * error nothing stays attached (the image is left for the caller to
+ * unlink).  pl_loop_detach() undoes it.
+ */
+int pl_loop_attach(const char *image, unsigned long long bytes, char *dev,
+		   size_t size, int *loop_fd);
+/* LOOP_CLR_FD and close of *@loop_fd (0 after); 0 or -errno. */
+int pl_loop_detach(const char *dev, int *loop_fd);
+/* A directory for sparse images: /dev/shm if it is a tmpfs, else /tmp. */
+const char *pl_image_dir(void);
 
 /* /proc/vmstat counter after vm/stat_refresh; -1 if absent. */
 long pl_vmstat(const char *name);

@@ -32,7 +32,10 @@
  * read as zero; their pages are counted in *@holes, or, if @holes is NULL,
  * fail with -ENODATA.  Extents whose bytes are not at a known place on the
  * device (delayed allocation, unwritten, inline, encoded, unaligned) fail
- * with -ENODATA or -EOPNOTSUPP, naming the extent.
+ * with -ENODATA or -EOPNOTSUPP, naming the extent.  A file on btrfs
+ * fails with -EOPNOTSUPP: its FIEMAP addresses are btrfs's logical ones.
+ * Under a layer that checks what it reads (dm-integrity) a block whose
+ * checksum does not match fails the read with that layer's -EIO.
  */
 int pl_disk_read(int fd, off_t off, size_t len, void *dst, size_t *holes);
 
