@@ -53,8 +53,9 @@ Per test run, after its leaves:
                                     "Call Trace" outside such a block fails
   <test>: pin counters balanced     nr_foll_pin_acquired and _released rose by
                                     as much; mockdma pages_pinned 0 after;
-                                    nr_dma_pinned_offlru (the series' gauge,
-                                    required on "patched") back where it was
+                                    dma_pin_longterm_pages (the series'
+                                    dma_pin_park - dma_pin_unpark, required
+                                    on "patched") back where it was
   <test>: sysctls restored          the knobs of <id>.sysctl0 unchanged
 
 The last line is "N passed, N failed, N skipped".
@@ -116,7 +117,7 @@ LABEL_RELEASE = {
 
 # The pin counters of <id>.pins0 / <id>.pins (ci/guest/run-tests).
 ACQ, REL, OFFLRU, HELD = ("nr_foll_pin_acquired", "nr_foll_pin_released",
-                          "nr_dma_pinned_offlru", "mockdma_pages_pinned")
+                          "dma_pin_longterm_pages", "mockdma_pages_pinned")
 
 Leaf = collections.namedtuple("Leaf", "num ok name named directive reason")
 
@@ -447,7 +448,7 @@ def pin_check(rep, name, base, label):
             problems.append(f"{OFFLRU} missing before or after" +
                             (" (required on the patched kernel)" if label == "patched" else ""))
         elif a != b:
-            problems.append(f"{OFFLRU} {b} before, {a} after: parked pages left behind"
+            problems.append(f"{OFFLRU} {b} before, {a} after: long-term pinned pages left behind"
                             if a > b else f"{OFFLRU} {b} before, {a} after")
     rep.add(not problems, f"{name}: pin counters balanced",
             diag=problems + ["; ".join(numbers)] if problems else [])

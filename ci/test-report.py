@@ -37,7 +37,7 @@ ok 2 second
 """
 PINS0 = "nr_foll_pin_acquired 1000\nnr_foll_pin_released 1000\nmockdma_pages_pinned 0\n"
 PINS = "nr_foll_pin_acquired 1064\nnr_foll_pin_released 1064\nmockdma_pages_pinned 0\n"
-OFFLRU = "nr_dma_pinned_offlru 0\n"
+OFFLRU = "dma_pin_longterm_pages 0\n"
 SYSCTL = ("vm.dirty_background_bytes 0\nvm.dirty_bytes 0\nvm.dirty_ratio 20\n"
           "vm.dirty_background_ratio 10\n/sys/kernel/mm/lru_gen/enabled 0x0000\n"
           "/sys/kernel/mm/transparent_hugepage/enabled madvise\n")
@@ -356,14 +356,14 @@ def cases(tmp):
               ["mockdma still holds 16 pages pinned"],
               pins="nr_foll_pin_acquired 1064\nnr_foll_pin_released 1064\nmockdma_pages_pinned 16\n")
     pins_case("missing .pins0 fails", "stock", True, ["no prog.pins0"], pins0=None)
-    pins_case("nr_dma_pinned_offlru missing on patched fails", "patched", True,
-              ["nr_dma_pinned_offlru missing before or after (required on the patched kernel)"],
+    pins_case("dma_pin_longterm_pages missing on patched fails", "patched", True,
+              ["dma_pin_longterm_pages missing before or after (required on the patched kernel)"],
               pins0=PINS0 + "\n", pins=PINS + "\n")
-    pins_case("nr_dma_pinned_offlru left higher fails", "patched", True,
-              ["nr_dma_pinned_offlru 0 before, 16 after: parked pages left behind"],
-              pins=PINS + "nr_dma_pinned_offlru 16\n")
-    pins_case("nr_dma_pinned_offlru on base, unchanged, passes", "base", False, [],
-              pins0=PINS0 + "nr_dma_pinned_offlru 3\n", pins=PINS + "nr_dma_pinned_offlru 3\n")
+    pins_case("dma_pin_longterm_pages left higher fails", "patched", True,
+              ["dma_pin_longterm_pages 0 before, 16 after: long-term pinned pages left behind"],
+              pins=PINS + "dma_pin_longterm_pages 16\n")
+    pins_case("dma_pin_longterm_pages on base, unchanged, passes", "base", False, [],
+              pins0=PINS0 + "dma_pin_longterm_pages 3\n", pins=PINS + "dma_pin_longterm_pages 3\n")
 
     # 6. Sysctls.
     changed = SYSCTL.replace("vm.dirty_bytes 0", "vm.dirty_bytes 4194304").replace(

@@ -13,9 +13,9 @@
  *
  * Asserted, per kernel and boot:
  * - patched, on: exactly one "dma_pin_lru:" line; page_ext of exactly
- *   sizeof(struct page_ext) = 8 bytes per page of every present memory
- *   section (page_ext allocates per 128 MiB section; the sections are
- *   /sys/devices/system/memory's blocks); vm.dma_pin_lru reads 1 and
+ *   sizeof(struct page_ext) = 8 bytes per page of every memory section of
+ *   the node's span (page_ext allocates per 128 MiB section; the span
+ *   from /proc/zoneinfo); vm.dma_pin_lru reads 1 and
  *   switches; a long-term pin of 16 ext4 pages marks them
  *   (KPF_DMA_PINNED) and takes them off the LRU lists.
  * - patched, off: no page_ext allocated, no "dma_pin_lru:" line,
@@ -29,7 +29,6 @@
  * boot, before the log could wrap (the guest's log buffer is 128 KiB and a
  * boot writes about 30 KiB of it).
  */
-#include <dirent.h>
 #include <fcntl.h>
 
 #include "lib/pinlab.h"
@@ -70,26 +69,34 @@ static void read_boot_log(struct boot_log *l)
 	close(fd);
 }
 
-/* Present memory sections: memory blocks x sections per block. */
+/*
+ * Memory sections page_ext covers: those of the node's pfn span
+ * (/proc/zoneinfo: each zone's start_pfn and spanned pages), the way
+ * page_ext_init() walks it.  The guest has one node and no hole as large
+ * as a section (were there one, the byte count below would not match).
+ */
 static long present_sections(void)
 {
-	DIR *d = opendir("/sys/devices/system/memory");
-	char buf[64] = "";
-	struct dirent *e;
-	long blocks = 0, block_bytes;
-	int fd;
+	unsigned long start = ~0UL, end = 0, zstart = 0, spanned = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256];
 
-	while (d && (e = readdir(d)))
-		blocks += !strncmp(e->d_name, "memory", 6) &&
-			  e->d_name[6] >= '0' && e->d_name[6] <= '9';
-	if (d)
-		closedir(d);
-	fd = open("/sys/devices/system/memory/block_size_bytes", O_RDONLY);
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
-		ksft_exit_fail_msg("block_size_bytes unreadable\n");
-	close(fd);
-	block_bytes = strtol(buf, NULL, 16);
-	return blocks * (block_bytes / (PAGES_PER_SECTION * 4096L));
+	if (!f)
+		ksft_exit_fail_msg("/proc/zoneinfo: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " spanned %lu", &spanned) == 1)
+			continue;
+		if (sscanf(line, " start_pfn: %lu", &zstart) == 1 && spanned) {
+			start = zstart < start ? zstart : start;
+			end = zstart + spanned > end ? zstart + spanned : end;
+			spanned = 0;
+		}
+	}
+	fclose(f);
+	if (!end)
+		ksft_exit_fail_msg("no populated zone in /proc/zoneinfo\n");
+	return (long)((end + PAGES_PER_SECTION - 1) / PAGES_PER_SECTION -
+		      start / PAGES_PER_SECTION);
 }
 
 static int cmdline_has(const char *word)
