@@ -16,11 +16,12 @@
  *                                 (workloads/pagecache-hog.sh, of a file
  *                                 written before the clocks start) makes
  *                                 reclaim (folio_referenced());
- *   reclaim-cold (ext4)           the same after MADV_COLD of the pinned
- *                                 range: deactivated, its folios are the
- *                                 first reclaim meets (the mapped,
- *                                 referenced page otherwise sits on the
- *                                 active list until aging reaches it);
+ *   reclaim-full (ext4)           the same with the group filled to its
+ *                                 limit first (a 15 MiB file read into
+ *                                 its page cache before arming), so that
+ *                                 the pressure reclaims from its first
+ *                                 page: what the window costs once the
+ *                                 group is full;
  *   shrinker (ext4)               "echo 2 > drop_caches" calls mockdma's
  *                                 shrinker.
  * The time is wall clock from the first trigger to the moment QUERY counts
@@ -52,7 +53,7 @@ struct scenario {
 	const char *name;
 	__u32 point;
 	enum pl_mem mem;
-	int cold;	/* MADV_COLD the page before the pressure */
+	int prefill;	/* fill the group to its limit before arming */
 };
 
 static const struct scenario scenarios[] = {
@@ -61,12 +62,40 @@ static const struct scenario scenarios[] = {
 	{ "wb_end", MOCKDMA_INJECT_WB_END, PL_MEM_EXT4_SHARED, 0 },
 	{ "wb_end", MOCKDMA_INJECT_WB_END, PL_MEM_XFS_SHARED, 0 },
 	{ "reclaim", MOCKDMA_INJECT_RECLAIM, PL_MEM_EXT4_SHARED, 0 },
-	{ "reclaim-cold", MOCKDMA_INJECT_RECLAIM, PL_MEM_EXT4_SHARED, 1 },
+	{ "reclaim-full", MOCKDMA_INJECT_RECLAIM, PL_MEM_EXT4_SHARED, 1 },
 	{ "shrinker", MOCKDMA_INJECT_SHRINKER, PL_MEM_EXT4_SHARED, 0 },
 };
 #define NR_SCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
 
-static char hog_file[300];
+static char hog_file[300], fill_file[300];
+
+#define FILL_MIB	"15"
+
+/*
+ * Reads fill_file (written before the clocks) into the group's cache,
+ * after evicting the clean cache a previous repeat's (removed) group
+ * still holds of it (drop_caches 1: no reclaim, no shrinker).
+ */
+static int fill_group(void)
+{
+	char *b = malloc(1 << 20);
+	int fd = open(fill_file, O_RDONLY), ret = 0;
+
+	if (fd < 0 || !b || pl_cache_evict_clean())
+		ret = -1;
+	while (!ret) {
+		ssize_t n = read(fd, b, 1 << 20);
+
+		if (n < 0)
+			ret = -1;
+		if (n <= 0)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return ret;
+}
 
 static __u64 fired_now(int mfd, __u32 h)
 {
@@ -146,11 +175,11 @@ static int repeat(int mfd, const struct scenario *s, double *ms, int *tries)
 	if (fsync(buf.fd))
 		goto out_unpin;
 	fired0 = fired_now(mfd, h);
+	/* The group at its limit: the pressure reclaims from its first page. */
+	if (s->prefill && fill_group())
+		goto out_unpin;
 	if (pl_inject_arm(mfd, h, s->point, 0, 1, 0, MOCKDMA_STAMP_SIZE, &seq))
 		goto out_unpin;
-	/* Deactivated: reclaim meets it at the inactive list's tail first. */
-	if (s->cold && madvise(buf.addr, buf.len, MADV_COLD))
-		goto out_disarm;
 	t0 = pl_now_ns();
 	for (a = 1; a <= MAX_ATTEMPTS; a++) {
 		if (attempt(s, &buf, mfd, h, fired0, &fire_ns))
@@ -190,6 +219,7 @@ int main(void)
 {
 	const char *ext4 = getenv("PINLAB_EXT4");
 	const char *const make_hog[] = { hog_file, HOG_MIB, "0", NULL };
+	const char *const make_fill[] = { fill_file, FILL_MIB, "0", NULL };
 	int full = pl_bench_full(), mfd = pl_open_or_skip();
 	int repeats = full ? MAX_REPEATS : 1;
 	int parked = pl_kernel_patched();
@@ -201,9 +231,13 @@ int main(void)
 		       full ? "full" : "smoke", repeats, MAX_ATTEMPTS);
 	snprintf(hog_file, sizeof(hog_file), "%s/pinlab-race-hog",
 		 ext4 ? ext4 : "/mnt/ext4");
-	/* The reclaim pressure's file, written before any clock runs. */
-	if (pl_workload("pagecache-hog.sh", make_hog) || pl_cache_evict_clean())
-		ksft_exit_fail_msg("cannot write %s\n", hog_file);
+	snprintf(fill_file, sizeof(fill_file), "%s/pinlab-race-fill",
+		 ext4 ? ext4 : "/mnt/ext4");
+	/* The reclaim pressure's files, written before any clock runs. */
+	if (pl_workload("pagecache-hog.sh", make_hog) ||
+	    pl_workload("pagecache-hog.sh", make_fill) || pl_cache_evict_clean())
+		ksft_exit_fail_msg("cannot write %s and %s\n", hog_file,
+				   fill_file);
 	if (pl_bench_begin(&guard))
 		ksft_exit_fail_msg("not quiet before the first scenario\n");
 	for (i = 0; i < NR_SCENARIOS; i++) {
@@ -236,6 +270,7 @@ int main(void)
 				 "parked off the LRU: none expected");
 	}
 	unlink(hog_file);
+	unlink(fill_file);
 	ksft_test_result(!pl_bench_end(&guard),
 			 "no injection kprobe left live; pin counters balance\n");
 	close(mfd);
