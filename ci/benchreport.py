@@ -665,6 +665,42 @@ def matrix_cells(d):
     return cells
 
 
+# Timed metrics: compare only their same-boot ratios.
+TIMED = ("ns_per_page", "mb_per_s", "ms", "corunner_mib_per_s", "corunner_sys_ms")
+
+
+def same_boot_ratios(cells):
+    """{(kernel, "<table> ratio", cell keys): r}: gup_test / mockdma ns per
+    page (P1), parking on / off (P2), DMA / memcpy MB/s (P4), co-runner
+    pinned / unpinned (P3): the numbers a change can be judged by."""
+    out = {}
+    for c in cells:
+        k, t, kd = c["kernel"], c["table"], c["keys"]
+        if t == "pin-cost" and kd.get("method", "").startswith("gup_test-"):
+            m = pick(cells, t, k, **dict(kd, method=kd["method"].replace("gup_test", "mockdma")))
+            if m:
+                key = tuple(sorted(dict(kd, method=kd["method"].split("-")[1]).items()))
+                out[(k, "pin-cost mockdma/gup_test rate", key)] = \
+                    c["metrics"]["ns_per_page"] / m[0]["metrics"]["ns_per_page"]
+        if t == "pin-cost" and kd.get("dma_pin_lru") == "1":
+            off = pick(cells, t, k, **dict(kd, dma_pin_lru="0"))
+            if off:
+                out[(k, "pin-cost parking on/off", tuple(sorted(kd.items())))] = \
+                    c["metrics"]["ns_per_page"] / off[0]["metrics"]["ns_per_page"]
+        if t == "dma-bw" and kd.get("method") == "dma-write":
+            ref = pick(cells, t, k, **dict(kd, method="memcpy"))
+            if ref:
+                key = tuple(sorted((x, v) for x, v in kd.items() if x != "method"))
+                out[(k, "dma-bw dma/memcpy", key)] = \
+                    c["metrics"]["mb_per_s"] / ref[0]["metrics"]["mb_per_s"]
+        if t == "reclaim" and kd.get("phase") == "pinned":
+            u = pick(cells, t, k, phase="unpinned")
+            if u and u[0]["metrics"]["corunner_mib_per_s"]:
+                out[(k, "reclaim co-runner pinned/unpinned", ())] = \
+                    c["metrics"]["corunner_mib_per_s"] / u[0]["metrics"]["corunner_mib_per_s"]
+    return out
+
+
 def compare(a, b, results_dir, threshold):
     a, b = resolve(a, results_dir), resolve(b, results_dir)
     out = [f"# compare {a} -> {b}\n"]
@@ -695,8 +731,14 @@ def compare(a, b, results_dir, threshold):
         out.append("")
 
         def index(d):
-            return {(c["kernel"], c["table"], tuple(sorted(c["keys"].items()))): c["metrics"]
-                    for c in d["cells"] if c["table"] not in SERIES_TABLES}
+            """Counts as they are; times only as ratios within one boot
+            (absolute TCG times differ from run to run)."""
+            idx = {(c["kernel"], c["table"], tuple(sorted(c["keys"].items()))):
+                   {m: v for m, v in c["metrics"].items() if m not in TIMED}
+                   for c in d["cells"] if c["table"] not in SERIES_TABLES}
+            for key, r in same_boot_ratios(d["cells"]).items():
+                idx.setdefault(key, {})["ratio"] = r
+            return idx
         ia, ib = index(da), index(db)
         rows = []
         for key in sorted(set(ia) | set(ib), key=str):
@@ -714,6 +756,7 @@ def compare(a, b, results_dir, threshold):
                 rows.append(f"| {key[0]} | {key[1]} | {k} | {m} | {fmt(va) if va is not None else '(absent)'} "
                             f"| {fmt(vb) if vb is not None else '(absent)'} |")
         out.append(f"## Benchmark cells that differ by more than {threshold:.0%}: {len(rows)}\n")
+        out.append("Counts as measured; times only as their ratios within one boot.\n")
         if rows:
             out += ["| kernel | table | cell | metric | A | B |", "|---|---|---|---|---|---|", *rows]
         out.append("")
