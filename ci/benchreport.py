@@ -184,6 +184,8 @@ def goal_p1(cells, untrusted):
                 groups.setdefault((int(kd["batch"]), kd["method"].split("-")[-1]), []).append(r)
             by_batch[k] = ", ".join(f"batch {b} {m} {fmt(statistics.median(v))}"
                                     for (b, m), v in sorted(groups.items()))
+    if not pick(cells, "pin-cost"):
+        return ["P1 pin-cost not applicable (pin_bench did not run)"]
     if not per_kernel:
         ks = kernels_of(pick(cells, "pin-cost"))
         return ["P1 pin-cost not applicable (no gup_test: CONFIG_GUP_TEST is off on "
@@ -599,17 +601,27 @@ def bench(runs, out_dir, tables):
     return 1 if untrusted or any(" FAILED " in f" {line} " for line in lines) else 0
 
 
-def latest_bench(results_dir, exclude=None):
-    """The newest results/<stamp>-bench directory holding a bench.json."""
+def latest_bench(results_dir):
+    """The newest results/<stamp>-bench directory holding a bench.json,
+    preferring one with all four figures (a full make bench, not a
+    TESTS= subset)."""
     try:
         names = sorted(n for n in os.listdir(results_dir) if n.endswith("-bench"))
     except OSError:
         return None
+    found = []
     for n in reversed(names):
-        d = os.path.join(results_dir, n)
-        if d != exclude and os.path.exists(os.path.join(d, "bench.json")):
-            return d
-    return None
+        j = os.path.join(results_dir, n, "bench.json")
+        if os.path.exists(j):
+            try:
+                with open(j) as f:
+                    found.append((len(json.load(f).get("plots", [])) == 4, n))
+            except (OSError, ValueError):
+                continue
+    for full, n in found:
+        if full:
+            return os.path.join(results_dir, n)
+    return os.path.join(results_dir, found[0][1]) if found else None
 
 
 def report_section(out_dir):
