@@ -507,14 +507,15 @@ def plots(cells, pdir):
             fn = f"page-state-{k}.dat"
             rows += [(rows[-1][0] + 1, rows[-1][1])] if rows else []
             write(os.path.join(pdir, fn), "".join(
-                f"{n} {m['lru']} {m['dirty']} {m['writeback']} {m['pinned']} {m['parked']}\n"
-                for n, m in rows))
+                f"{n} {m.get('lru_list', m['lru'])} {m.get('unevictable', 0)} {m['dirty']} "
+                f"{m['writeback']} {m['pinned']} {m['parked']}\n" for n, m in rows))
             gp += [f"set title '{k}'", "set xlabel 'step'" if k == sk[-1] else "unset xlabel",
-                   f"plot '{fn}' using 1:($2+0.15) with steps lw 2 title 'on an LRU', "
-                   f"'' using 1:($3+0.05) with steps lw 2 title 'dirty', "
-                   f"'' using 1:($4-0.05) with steps lw 2 title 'writeback', "
-                   f"'' using 1:($5-0.15) with steps lw 2 dt 2 title 'dma pinned (bit 44)', "
-                   f"'' using 1:($6-0.25) with steps lw 2 dt 3 title 'parked (bit 45)'"]
+                   f"plot '{fn}' using 1:($2+0.2) with steps lw 2 title 'on an LRU list reclaim scans', "
+                   f"'' using 1:($3+0.1) with steps lw 2 title 'unevictable', "
+                   f"'' using 1:($4) with steps lw 2 title 'dirty', "
+                   f"'' using 1:($5-0.1) with steps lw 2 title 'writeback', "
+                   f"'' using 1:($6-0.2) with steps lw 2 dt 2 title 'dma pinned (bit 27)', "
+                   f"'' using 1:($7-0.3) with steps lw 2 dt 3 title 'parked (series)'"]
         gp.append("unset multiplot")
         if run_gnuplot(pdir, "page-state", gp):
             made.append(("page-state.png", "per-page LRU, dirty and writeback state through "

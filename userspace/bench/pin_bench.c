@@ -341,7 +341,7 @@ int main(void)
 				 cells);
 	}
 	ksft_test_result(!pl_bench_end(&guard),
-			 "no injection kprobe live while timing; FOLL_PIN counters, mockdma's pinned pages and nr_dma_pinned_offlru balance\n");
+			 "no injection kprobe live while timing; FOLL_PIN counters, mockdma's pinned pages and the series' count balance\n");
 	if (gfd >= 0)
 		close(gfd);
 	close(mfd);

@@ -21,7 +21,8 @@
  *
  * Timeline: 16 pages of an ext4 file, faulted in for reading; after each
  * step the kpageflags of every page are tallied (pages on an LRU, dirty,
- * under writeback, and the series' pinned/parked bits 44/45): pin (its
+ * under writeback, unevictable, and the series' pinned bit 27 and parked
+ * state, pl_kpf_census()'s pseudo-bits): pin (its
  * write fault dirties them), fsync, device write, fsync, dirtying unpin,
  * fsync; during each fsync a second thread tallies the flags over and
  * over and the tally with the most pages under writeback is printed
@@ -110,9 +111,10 @@ static int volume(int mfd, size_t size, int busy, int window_s)
 
 static void print_tally(int step, const char *event, const size_t *c)
 {
-	printf("# BENCH table=page-state step=%d event=%s | pages=%d lru=%zu dirty=%zu writeback=%zu pinned=%zu parked=%zu\n",
-	       step, event, TL_PAGES, c[PL_KPF_LRU], c[PL_KPF_DIRTY],
-	       c[PL_KPF_WRITEBACK], c[PL_KPF_DMA_PINNED], c[PL_KPF_DMA_PARKED]);
+	printf("# BENCH table=page-state step=%d event=%s | pages=%d lru=%zu lru_list=%zu unevictable=%zu dirty=%zu writeback=%zu pinned=%zu parked=%zu\n",
+	       step, event, TL_PAGES, c[PL_KPF_LRU], c[PL_KPF_ON_LRU_LIST],
+	       c[PL_KPF_UNEVICTABLE], c[PL_KPF_DIRTY], c[PL_KPF_WRITEBACK],
+	       c[PL_KPF_DMA_PINNED], c[PL_KPF_PARKED]);
 }
 
 static void tally(int step, const char *event, const char *addr)

@@ -91,7 +91,7 @@ int pl_bench_begin(struct pl_bench_guard *g)
 	if (pl_mutated("bench-live-probe"))
 		mutate_live_probe(g);
 	g->pins = pl_pins_now();
-	g->offlru = pl_vmstat("nr_dma_pinned_offlru");
+	g->series_pinned = pl_series_pinned_pages();
 	if (g->pins.acq < 0 || g->pins.rel < 0) {
 		ksft_print_msg("no FOLL_PIN counters in /proc/vmstat\n");
 		return -1;
@@ -103,7 +103,7 @@ int pl_bench_end(struct pl_bench_guard *g)
 {
 	struct pl_pins now;
 	int ok = pl_bench_no_probes();
-	long held, offlru;
+	long held, series_pinned;
 
 	if (g->mfd >= 0) {
 		pl_inject_disarm(g->mfd, g->handle, MOCKDMA_INJECT_WB_START,
@@ -115,7 +115,7 @@ int pl_bench_end(struct pl_bench_guard *g)
 	}
 	now = pl_pins_now();
 	held = pl_mockdma_stat("pages_pinned");
-	offlru = pl_vmstat("nr_dma_pinned_offlru");
+	series_pinned = pl_series_pinned_pages();
 	if (now.acq - g->pins.acq != now.rel - g->pins.rel) {
 		ksft_print_msg("FOLL_PIN counters: %ld acquired, %ld released while timing\n",
 			       now.acq - g->pins.acq, now.rel - g->pins.rel);
@@ -125,9 +125,9 @@ int pl_bench_end(struct pl_bench_guard *g)
 		ksft_print_msg("mockdma pages_pinned %ld after timing\n", held);
 		ok = 0;
 	}
-	if (offlru != g->offlru) {
-		ksft_print_msg("nr_dma_pinned_offlru %ld before, %ld after timing\n",
-			       g->offlru, offlru);
+	if (series_pinned != g->series_pinned) {
+		ksft_print_msg("the series' pinned-page count %ld before, %ld after timing\n",
+			       g->series_pinned, series_pinned);
 		ok = 0;
 	}
 	return ok ? 0 : -1;

@@ -43,14 +43,15 @@ void pl_stat_print(const char *metric, const struct pl_stat *s);
  * every writeback and reclaim of the boot), and records the pin counters;
  * pl_bench_end() fails unless no kprobe went live meanwhile, the FOLL_PIN
  * counters rose by as much as each other, mockdma holds no page, and the
- * series' nr_dma_pinned_offlru is back where it was.  Each prints why it
+ * series' count of long-term pinned pages (pl_series_pinned_pages()) is
+ * back where it was.  Each prints why it
  * fails.  MUTATE=bench-live-probe (ci/mutations) arms an injection on a
  * page of its own in pl_bench_begin() and drops it in pl_bench_end(), so
  * that the check must see a live probe.
  */
 struct pl_bench_guard {
 	struct pl_pins pins;
-	long offlru;
+	long series_pinned;	/* -1 without the series */
 	int mfd;		/* the mutation's own fd, -1 without it */
 	void *page;
 	__u32 handle;
