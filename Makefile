@@ -8,11 +8,13 @@
 #   make shell KERNEL=patched
 #   make mutate                     (every verdict can fail: ci/mutations)
 #   make check MUTATE=skip-fsync    (one mutation, by hand)
+#   make bench KERNELS="stock base" (the benchmarks, their plots and goals)
+#   make compare A=results/<run> B=results/<run>   (what differs)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
 export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS
 
-.PHONY: all run check shell mutate driver userspace dkms clean
+.PHONY: all run check bench compare shell mutate driver userspace dkms clean
 
 all: driver userspace
 
@@ -24,6 +26,15 @@ check:
 
 shell:
 	bash ci/pinlab.sh shell
+
+bench:
+	bash ci/pinlab.sh bench
+
+# The cells, goal lines and figures that differ between two result
+# directories (results/<run> or a run's name under results/).
+compare:
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<run> B=<run>" >&2; exit 2; }
+	python3 ci/report.py compare "$(A)" "$(B)"
 
 mutate:
 	bash ci/mutate.sh

@@ -13,6 +13,12 @@
 #          results/<run>/report.md (introduction, kernels, the hazard
 #          table in one word per kernel, then every table).
 #   shell  an interactive shell in the guest (ext4, xfs, mockdma ready).
+#   bench  the benchmarks (userspace/Makefile BENCH_TESTS) in full
+#          (PINLAB_BENCH=full in the guest), one boot per kernel; their
+#          sanity checks as KTAP, then one table per benchmark, bench.json,
+#          bench.md, the plots (gnuplot) and one line per goal
+#          (ci/report.py bench).  The patched kernel boots with
+#          ci/kernel/series.cmdline (dma_pin_lru=on), as in check.
 #
 # Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
 # linux-source-6.1 built with ci/kernel/pinlab-guest.config and no series,
@@ -51,6 +57,8 @@ step "checking host packages"
 need_pkgs build-essential gcc-12 make libc6-dev linux-libc-dev python3 \
 	perl sparse qemu-system-x86 busybox-static cpio kmod e2fsprogs \
 	xfsprogs xz-utils
+# the report's plots (make bench, make run)
+need_pkgs gnuplot-nox
 # RDMA (Soft-RoCE) and io_uring tests, fio workloads
 need_pkgs libibverbs-dev ibverbs-providers rdma-core ibverbs-utils \
 	liburing-dev fio iproute2
@@ -65,6 +73,19 @@ mkdir -p "$out"
 ln -sfn "$stamp-$mode" "$PINLAB_RESULTS/latest"
 host=$out/host.txt
 : > "$host"
+# The run's identity for report.md: when, where, which checkout, which
+# series and config (the kernels' own release and build id come from the
+# guests).
+{
+	echo "date $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	echo "host $(uname -n) $(uname -r) $(uname -m), $(nproc) CPUs"
+	echo "qemu $(qemu-system-x86_64 --version | head -n 1)"
+	echo "pinlab $(git -C "$PINLAB_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "series $(git -C "$PINLAB_ROOT" log -1 --format='%h %cs %s' -- patches 2>/dev/null || echo unknown)"
+	echo "series_sha256 $(cat "$PINLAB_ROOT"/patches/series "$PINLAB_ROOT"/patches/[0-9]*.patch 2>/dev/null | sha256sum | cut -c1-16)"
+	echo "config $(sha256sum "$PINLAB_ROOT/ci/kernel/pinlab-guest.config" | cut -c1-16) (ci/kernel/pinlab-guest.config), series.config $(sha256sum "$PINLAB_ROOT/ci/kernel/series.config" | cut -c1-16)"
+	echo "kernels $kernels"
+} > "$out/identity.txt"
 
 # host_check [--diag] NAME CMD...: run CMD, record ok/not ok with its output as
 # diagnostics when it fails or prints a warning.  --diag: CMD's stdout (its
@@ -123,6 +144,8 @@ for flavour in base patched; do
 	done <<< "$vars"
 	drv=$out/$flavour/mockdma
 	mkdir -p "$out/$flavour"
+	# The build's cache key (ci/build-kernel.sh): source, series, config.
+	echo "kernel_$flavour build $(basename "$(dirname "${KV[$flavour.KDIR]}")")" >> "$out/identity.txt"
 	cp -a "$PINLAB_ROOT/driver" "$drv"
 	make -s -C "$drv" KDIR="${KV[$flavour.KDIR]}" clean >/dev/null 2>&1 || true
 	step "building mockdma.ko against ${KV[$flavour.KVER]}"
@@ -155,8 +178,13 @@ fi
 case $mode in
 check) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
 run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
+bench) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-bench)}
+	# A full pin_bench takes 6 min on stock on the loaded 2-core
+	# machine, twice that where gup_test runs too.
+	export BENCH=full TEST_TIMEOUT=${TEST_TIMEOUT:-2400} \
+		VM_TIMEOUT=${VM_TIMEOUT:-5400} ;;
 shell) TESTS= ;;
-*) die "unknown mode $mode (check|run|shell)" ;;
+*) die "unknown mode $mode (check|run|bench|shell)" ;;
 esac
 # Programs that need a boot of their own (userspace/Makefile
 # MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
@@ -227,9 +255,16 @@ if [ "$mode" = check ]; then
 	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
 	step "KTAP: $out/results.ktap"
 	tail -n 1 "$out/results.ktap"
+elif [ "$mode" = bench ]; then
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
+		> "$out/results.ktap" || status=$?
+	grep -E '^not ok' "$out/results.ktap" | head -n 40 || true
+	step "sanity checks (KTAP): $out/results.ktap: $(tail -n 1 "$out/results.ktap")"
+	python3 "$PINLAB_ROOT/ci/report.py" bench --out "$out" "${runs[@]}" || status=1
+	step "bench: $out/bench.md, $out/bench.json, $out/report.md, plots in $out/plots/"
 else
 	python3 "$PINLAB_ROOT/ci/report.py" matrix "${runs[@]}" > "$out/matrix.md"
-	python3 "$PINLAB_ROOT/ci/report.py" report "${runs[@]}" > "$out/report.md"
+	python3 "$PINLAB_ROOT/ci/report.py" report --out "$out" "${runs[@]}" > "$out/report.md"
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?
 	cat "$out/report.md"

@@ -4,6 +4,17 @@
 
   report.py check [--host FILE] RUN_DIR...   KTAP on stdout; exit 1 on failure
   report.py matrix RUN_DIR...                Markdown matrix on stdout
+  report.py report [--out DIR] RUN_DIR...    report.md on stdout: the
+                                             hazard table, the benchmark
+                                             goals and figures (DIR's or the
+                                             newest bench run's), every
+                                             table, the run's identity
+  report.py bench --out DIR RUN_DIR...       the benchmarks: tables and goal
+                                             lines on stdout; DIR/bench.json,
+                                             bench.md, report.md, plots/
+                                             (ci/benchreport.py)
+  report.py compare A B                      what differs between two result
+                                             directories
 
 check also takes --expected-splats FILE and --allowed-skips FILE (default
 ci/expected-splats, ci/allowed-skips), for ci/test-report.py.
@@ -659,17 +670,12 @@ def one_word(outcome):
     return word or "-"
 
 
-def report(runs):
-    """report.md: the introduction, the runs' identity, the hazard table
-    in one word per kernel, then the whole matrix."""
-    out = [INTRO, "## Kernels\n", "| label | boot | release | build id |",
-           "|---|---|---|---|"]
-    for run in runs:
-        label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
-        profile = read(os.path.join(run, "kernel.profile")).strip() or "default"
-        out.append(f"| {label} | {profile} | {read(os.path.join(run, 'uname')).strip() or '?'} "
-                   f"| {read(os.path.join(run, 'build_id')).strip() or '?'} |")
-    out.append("")
+def report(runs, out_dir=None):
+    """report.md: the introduction, the hazard table in one word per
+    kernel, the benchmarks' goal lines and figures, the whole matrix, and
+    the run's identity."""
+    import benchreport
+    out = [INTRO]
     labels, rows = [], {}
     for run in runs:
         label = read(os.path.join(run, "kernel.label")).strip() or "kernel"
@@ -692,15 +698,22 @@ def report(runs):
             out.append("| " + " | ".join(row) + " | " +
                        " | ".join(rows[row].get(k, "") for k in labels) + " |")
         out.append("")
-    out += ["## Every table\n", matrix(runs)]
+    out.append(benchreport.report_section(out_dir))
+    table = matrix(runs)
+    if table:
+        out += ["## Every table\n", table]
+    out.append(benchreport.identity_md(out_dir, runs))
     return "\n".join(out)
 
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["check", "matrix", "report"])
+    ap.add_argument("mode", choices=["check", "matrix", "report", "bench", "compare"])
     ap.add_argument("--host", action="append", default=[])
+    ap.add_argument("--out", help="the run's result directory (report, bench)")
+    ap.add_argument("--threshold", type=float, default=0.10,
+                    help="compare: relative change of a benchmark number shown")
     ap.add_argument("--expected-splats", default=os.path.join(root, "ci", "expected-splats"),
                     help=argparse.SUPPRESS)
     ap.add_argument("--allowed-skips", default=os.path.join(root, "ci", "allowed-skips"),
@@ -711,14 +724,27 @@ def main():
         print(matrix(args.runs))
         return 0
     if args.mode == "report":
-        print(report(args.runs))
+        print(report(args.runs, args.out))
         return 0
-    rep = Report()
-    for h in args.host:
-        host_results(rep, h)
     errors = []
     tables = (expected_splats(args.expected_splats, errors),
               allowed_skips(args.allowed_skips, errors))
+    if args.mode in ("bench", "compare"):
+        import benchreport
+        if args.mode == "compare":
+            if len(args.runs) != 2:
+                ap.error("compare takes two result directories")
+            return benchreport.compare(*args.runs, os.environ.get(
+                "PINLAB_RESULTS", os.path.join(root, "results")), args.threshold)
+        if not args.out:
+            ap.error("bench needs --out DIR")
+        status = benchreport.bench(args.runs, args.out, tables)
+        with open(os.path.join(args.out, "report.md"), "w") as f:
+            f.write(report(args.runs, args.out) + "\n")
+        return status
+    rep = Report()
+    for h in args.host:
+        host_results(rep, h)
     for e in errors:
         rep.add(False, "report: configuration line valid", diag=[e])
     for run in args.runs:

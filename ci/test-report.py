@@ -473,12 +473,64 @@ def check_matrix(tmp):
     return problems
 
 
+def bench_out(lines, ok=True):
+    body = "".join(f"# BENCH {line}\n" for line in lines)
+    return f"TAP version 13\n1..1\n{body}{'ok' if ok else 'not ok'} 1 sane\n"
+
+
+PIN_CELL = "table=pin-cost mem=anon page=4k size_mib=1 batch=64 method={m} dma_pin_lru={s} | " \
+           "ns_per_page={v} ns_per_page_min={v} ns_per_page_max={v} n=1"
+
+
+def check_bench(tmp):
+    """bench mode: ratios within one boot, goal lines at column 0, numbers
+    of a program whose checks failed left out and its goal FAILED, "not
+    applicable" without gup_test or the series' switch, bench.json."""
+    problems = []
+    stock = make_run(tmp, "bench", "stock", programs={"pin_bench": program(out=bench_out(
+        [PIN_CELL.format(m="mockdma-longterm", s="-", v=500)]))})
+    base = make_run(tmp, "bench", "base", programs={"pin_bench": program(out=bench_out(
+        [PIN_CELL.format(m="mockdma-longterm", s="-", v=400),
+         PIN_CELL.format(m="gup_test-longterm", s="-", v=380)]))})
+    patched = make_run(tmp, "bench", "patched", programs={"pin_bench": program(out=bench_out(
+        [PIN_CELL.format(m=m, s=s, v=v) for m, s, v in (
+            ("mockdma-longterm", "1", 1200), ("gup_test-longterm", "1", 1140),
+            ("mockdma-longterm", "0", 400), ("gup_test-longterm", "0", 390))]))})
+    broken = make_run(tmp, "bench-broken", "base", programs={"pin_bench": program(
+        out=bench_out([PIN_CELL.format(m="mockdma-longterm", s="-", v=1),
+                       PIN_CELL.format(m="gup_test-longterm", s="-", v=1)], ok=False), rc="1")})
+    cases = [
+        ([stock], 0, ["P1 pin-cost not applicable (no gup_test", "P2 park-cost not applicable (no series)"]),
+        ([stock, base], 0, ["P1 pin-cost ratio=0.95 goal>=0.95 met", "P2 park-cost not applicable (no series)"]),
+        ([patched], 0, ["P1 pin-cost ratio=0.95 goal>=0.95 met", "P2 park-cost-thp not applicable"]),
+        ([broken], 1, ["P1 pin-cost FAILED (sanity checks failed: base/pin_bench)",
+                       "# UNTRUSTED base/pin_bench"]),
+    ]
+    for n, (runs, rc, want) in enumerate(cases):
+        out = os.path.join(tmp, f"bench-out-{n}")
+        os.makedirs(out, exist_ok=True)
+        p = subprocess.run([sys.executable, REPORT, "bench", "--out", out, *runs],
+                           capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        for w in want:
+            if not any(line.startswith(w) for line in lines):
+                problems.append(f"case {n}: no line starting '{w}' (rc {p.returncode}): "
+                                f"{[x for x in lines if x[:1] in 'PM#']}")
+        if p.returncode != rc:
+            problems.append(f"case {n}: exit status {p.returncode}, want {rc}: {p.stderr[-300:]}")
+        if n == 3 and any("| 1 " in line for line in lines):
+            problems.append("case 3: an untrusted program's number was printed")
+        if not os.path.exists(os.path.join(out, "bench.json")):
+            problems.append(f"case {n}: no bench.json")
+    return problems
+
+
 def main():
     verbose = "-v" in sys.argv[1:]
     with tempfile.TemporaryDirectory(prefix="pinlab-test-report.") as tmp:
         all_cases = cases(tmp)
         print("TAP version 13")
-        print(f"1..{len(all_cases) + 1}")
+        print(f"1..{len(all_cases) + 2}")
         failed = 0
         procs = [start_case(case, tmp) for case in all_cases]
         for n, (case, proc) in enumerate(zip(all_cases, procs), 1):
@@ -496,7 +548,13 @@ def main():
         print(f"{'not ok' if problems else 'ok'} {len(all_cases) + 1} "
               "matrix: a column per kernel, in the order of the runs")
         failed += bool(problems)
-        total = len(all_cases) + 1
+        problems = check_bench(tmp)
+        for pr in problems:
+            print(f"# {pr}")
+        print(f"{'not ok' if problems else 'ok'} {len(all_cases) + 2} "
+              "bench: same-boot ratios, goal lines, untrusted numbers left out")
+        failed += bool(problems)
+        total = len(all_cases) + 2
         print(f"{total - failed} passed, {failed} failed, 0 skipped")
     return 1 if failed else 0
 

@@ -7,6 +7,7 @@
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
 # (stock, base or patched), MUTATE (ci/mutations; empty for none),
+# BENCH ("full" under make bench: the benchmarks' full runs),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
 # console.log (the whole serial console) and the per-test files written by
@@ -72,6 +73,7 @@ REPEAT='${REPEAT:-1}'
 TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
 KLABEL='${KLABEL:-stock}'
 MUTATE='${MUTATE:-}'
+BENCH='${BENCH:-}'
 EOT
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"

@@ -24,6 +24,9 @@
  *   unpin_irqs_off
  *          UNPIN and release dirty the pages first, then drop the pins
  *          with IRQs off (mockdma_pin.c)
+ *   bench_memcpy
+ *          the memcpy reference of the DMA bandwidth benchmark
+ *          (mockdma_bench.c)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -186,6 +189,7 @@ void mockdma_debugfs_init(void)
 			   &mockdma_seq_base);
 	debugfs_create_bool("unpin_irqs_off", 0600, mockdma_debugfs_dir,
 			    &mockdma_unpin_irqs_off);
+	mockdma_bench_debugfs_init(mockdma_debugfs_dir);
 }
 
 void mockdma_debugfs_exit(void)

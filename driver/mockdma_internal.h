@@ -266,4 +266,8 @@ int mockdma_query_pages(struct mockdma_handle *h, u64 first, u64 count,
 void mockdma_debugfs_init(void);
 void mockdma_debugfs_exit(void);
 
+/* mockdma_bench.c: the DMA benchmark's memcpy reference, in debugfs */
+struct dentry;
+void mockdma_bench_debugfs_init(struct dentry *dir);
+
 #endif /* _MOCKDMA_INTERNAL_H */

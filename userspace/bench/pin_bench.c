@@ -1,262 +1,347 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pin_bench: what a long-term pin costs, measured in one boot.
+ * pin_bench: what a pin + unpin costs per page, mockdma against the
+ * kernel's own gup_test on the same buffer in the same boot (P1), and
+ * with the series' parking on and off (P2).
  *
- * 16384 pages (64 MiB) of anonymous memory and of an ext4 MAP_SHARED file,
- * prefaulted and dirty, are pinned and unpinned whole, FOLL_LONGTERM |
- * FOLL_WRITE, 1024 pages per pin_user_pages() call, by two pinners:
+ * Buffers: anonymous memory in 4 KiB pages (MADV_NOHUGEPAGE) and in THPs
+ * (MADV_HUGEPAGE, PMD aligned), memfd, and MAP_SHARED ext4 and xfs files,
+ * prefaulted and dirty, so that every pin finds present writable PTEs and
+ * measures GUP, not page faults.  Sizes 1 MiB (2 MiB for THP; make
+ * check's smoke), and
+ * under make bench 16 and 256 MiB, plus 1 GiB of anonymous memory (the
+ * 512 MiB file-system images hold no more than 256 MiB files; the guest
+ * has 2 GiB; the 1 GiB buffers in batches of 512 only, for time).
  *
- *  - mockdma, METHOD_PIN (pin_user_pages() under the mmap lock), unpin
- *    without dirtying: what a driver pays, ioctl, page array and
- *    RLIMIT_MEMLOCK charging included;
- *  - the kernel's own gup_test, PIN_LONGTERM_BENCHMARK (the same GUP call,
- *    same chunk, unpin_user_pages()): the anchor.  CONFIG_GUP_TEST is off
- *    in Debian's config, so the anchor exists on the patched build only.
+ * Methods, each timed by wall clock around its ioctls, pin and unpin of
+ * the whole buffer in batches of B pages:
+ *   mockdma-longterm  MOCKDMA_IOC_PIN (METHOD_PIN: pin_user_pages() under
+ *                     the mmap lock, FOLL_LONGTERM | FOLL_WRITE) of B pages
+ *                     per ioctl, then their UNPINs (clean): what a driver
+ *                     registering B-page regions pays, page array and
+ *                     RLIMIT_MEMLOCK charging included;
+ *   gup_test-longterm PIN_LONGTERM_BENCHMARK, nr_pages_per_call = B: the
+ *                     same GUP call, one ioctl for the whole buffer;
+ *   mockdma-fast      METHOD_PIN_FAST (pin_user_pages_fast(), FOLL_WRITE,
+ *                     short-term);
+ *   gup_test-fast     PIN_FAST_BENCHMARK, the same call.
+ * gup_test needs CONFIG_GUP_TEST: the base and patched builds have it,
+ * Debian's stock config does not, so on stock only the mockdma methods
+ * run and P1 has no anchor there (said so, never faked).
  *
- * Both are timed by wall clock around the ioctls (gup_test's own in-kernel
- * get/put times are printed too); each figure is the median of ROUNDS
- * interleaved rounds.  Printed ratios, each from numbers of this boot:
- *   mockdma / gup_test             the driver's overhead over bare GUP
- *   dma_pin_lru=1 / dma_pin_lru=0   what parking off the LRU costs (series)
- *   ext4-shared / anon             file pages against anonymous ones
+ * Rounds are interleaved (every method once per round, in turn) so that
+ * a machine slowed down for a moment slows all of them; an untimed
+ * warm-up round comes first.  On a kernel with
+ * the series' switch (/proc/sys/vm/dma_pin_lru) every round runs once with
+ * parking on and once off: the P2 ratio is on / off of the same method on
+ * the same buffer in the same boot.
  *
- * TCG makes absolute times meaningless; ratios within one boot are what a
- * reader may compare.  Asserted, as facts rather than timings: every pin
- * covered the whole range, the FOLL_PIN counters and mockdma's pinned-page
- * count balance afterwards, and (series) nr_dma_pinned_offlru is back at
- * its start.
+ * Asserted (KTAP), never a time: every pin covered its whole batch, a THP
+ * buffer is THP-backed and a 4 KiB one is not (kpageflags, sampled every
+ * 2 MiB), no injection kprobe was live while timing, and the pin counters
+ * balance afterwards (pl_bench_begin()/pl_bench_end()).  The numbers are
+ * "# BENCH table=pin-cost" lines (ns per page: median, min, max over the
+ * rounds); ci/report.py forms the ratios.
  */
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 
-#include "lib/pinlab.h"
+#include "lib/pl_bench.h"
 #include "gup_test.h"		/* the kernel's mm/gup_test.h, ABI of the ioctl */
 
-#define NPAGES		16384UL
-#define CHUNK		1024	/* mockdma's MOCKDMA_GUP_CHUNK */
-#define ROUNDS		7
+#define MIB		(1UL << 20)
+#define HUGE		(2 * MIB)
 #define GUP_TEST	"/sys/kernel/debug/gup_test"
-#define SWITCH		"/proc/sys/vm/dma_pin_lru"
 #define FOLL_WRITE_BIT	0x01	/* include/linux/mm.h FOLL_WRITE */
+#define MAX_ROUNDS	5
 
-enum pinner { MOCKDMA, GUPTEST, NR_PINNERS };
-static const char *const pinner_name[] = { "mockdma", "gup_test" };
-
-struct region {
-	const char *name;
-	char *addr;
-	size_t len;
-	int fd;
+enum method { ML, GL, MF, GF, NR_METHODS };
+static const char *const method_name[] = {
+	"mockdma-longterm", "gup_test-longterm", "mockdma-fast", "gup_test-fast",
 };
 
-static double now_us(void)
+static int is_gup_test(enum method m)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+	return m == GL || m == GF;
 }
 
-static int cmp_double(const void *a, const void *b)
+enum kind { ANON, ANON_THP, MEMFD, EXT4, XFS, NR_KINDS };
+static const char *const kind_name[] = {
+	"anon", "anon", "memfd", "ext4-shared", "xfs-shared",
+};
+
+struct region {
+	enum kind kind;
+	struct pl_buf buf;	/* memfd and files: the library's backing */
+	char *map, *addr;	/* anonymous: our own mapping */
+	size_t map_len, len;
+};
+
+static int region_setup(struct region *r, enum kind k, size_t len)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	static const enum pl_mem lib_mem[] = {
+		[MEMFD] = PL_MEM_MEMFD, [EXT4] = PL_MEM_EXT4_SHARED,
+		[XFS] = PL_MEM_XFS_SHARED,
+	};
+	int ret;
 
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
-static int region_setup(struct region *r, int file)
-{
-	const char *dir = getenv("PINLAB_EXT4") ? getenv("PINLAB_EXT4") :
-						  "/mnt/ext4";
-	size_t off;
-
-	r->len = NPAGES * pl_page_size;
-	r->fd = -1;
-	r->name = file ? "ext4-shared" : "anon";
-	if (file) {
-		r->fd = open(dir, O_TMPFILE | O_RDWR, 0600);
-		if (r->fd < 0 || fallocate(r->fd, 0, 0, r->len))
-			return -errno;
+	memset(r, 0, sizeof(*r));
+	r->buf.fd = -1;
+	r->kind = k;
+	r->len = len;
+	if (k != ANON && k != ANON_THP) {
+		ret = pl_buf_setup_len(&r->buf, lib_mem[k], len);
+		r->addr = r->buf.addr;
+		/*
+		 * The library faults files in for reading: write them too, and
+		 * write them back now rather than while timing (the warm-up
+		 * round's write faults dirty them again).
+		 */
+		if (!ret && k != MEMFD) {
+			memset(r->addr, 0x5a, len);
+			ret = fsync(r->buf.fd) ? -errno : 0;
+		}
+		return ret;
 	}
-	r->addr = mmap(NULL, r->len, PROT_READ | PROT_WRITE,
-		       file ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, r->fd, 0);
-	if (r->addr == MAP_FAILED)
+	/* Over-allocate by 2 MiB to carve out a PMD-aligned range. */
+	r->map_len = len + HUGE;
+	r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
 		return -errno;
-	/*
-	 * Dirty every page through the mapping: the pins then find writable
-	 * PTEs and measure GUP, not page faults.  No THP: 4 KiB pages are
-	 * what a file mapping gets, and the anonymous run should match.
-	 */
-	madvise(r->addr, r->len, MADV_NOHUGEPAGE);
-	for (off = 0; off < r->len; off += pl_page_size)
-		r->addr[off] = 1;
+	}
+	r->addr = (char *)(((unsigned long)r->map + HUGE - 1) & ~(HUGE - 1));
+	if (madvise(r->addr, len, k == ANON_THP ? MADV_HUGEPAGE :
+		    MADV_NOHUGEPAGE))
+		return -errno;
+	memset(r->addr, 0x5a, len);
 	return 0;
 }
 
 static void region_teardown(struct region *r)
 {
-	if (r->addr && r->addr != MAP_FAILED)
-		munmap(r->addr, r->len);
-	if (r->fd >= 0)
-		close(r->fd);
-}
-
-/* One pin + unpin of the whole region; wall time in us, < 0 on error. */
-static double pin_once(enum pinner who, int mfd, int gfd, struct region *r)
-{
-	double t0, t;
-
-	if (who == MOCKDMA) {
-		__u32 h;
-
-		t0 = now_us();
-		if (pl_pin(mfd, r->addr, r->len, MOCKDMA_METHOD_PIN,
-			   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h))
-			return -1;
-		if (pl_unpin(mfd, h, 0))
-			return -1;
-		return now_us() - t0;
-	}
-
-	struct gup_test g = {
-		.addr = (unsigned long)r->addr,
-		.size = r->len,
-		.nr_pages_per_call = CHUNK,
-		.gup_flags = FOLL_WRITE_BIT,
-	};
-
-	t0 = now_us();
-	if (ioctl(gfd, PIN_LONGTERM_BENCHMARK, &g))
-		return -1;
-	t = now_us() - t0;
-	/* gup_test stops at the first short pin and reports what it covered. */
-	return g.size == r->len ? t : -1;
+	if (r->map)
+		munmap(r->map, r->map_len);
+	else
+		pl_buf_teardown(&r->buf);
 }
 
 /*
- * ROUNDS interleaved rounds of every available pinner on @r; medians into
- * @us[pinner] (0 when a pinner is absent).  0 or -1 if a pin failed.
+ * The first page of every 2 MiB is in a THP for an anon-thp buffer, and
+ * no page is for the others (4 KiB pages: what the cell claims to time).
  */
-static int measure(int mfd, int gfd, struct region *r, double us[NR_PINNERS])
+static int region_pages_as_named(struct region *r)
 {
-	double v[NR_PINNERS][ROUNDS];
-	int i, p;
+	size_t off, thp = 0, n = 0;
 
-	for (i = 0; i < ROUNDS; i++)
-		for (p = 0; p < NR_PINNERS; p++) {
-			if (p == GUPTEST && gfd < 0) {
-				v[p][i] = 0;
-				continue;
-			}
-			v[p][i] = pin_once(p, mfd, gfd, r);
-			if (v[p][i] < 0)
-				return -1;
-		}
-	for (p = 0; p < NR_PINNERS; p++)
-		us[p] = median(v[p], ROUNDS);
-	return 0;
+	for (off = 0; off < r->len; off += HUGE, n++) {
+		__u64 f;
+
+		if (pl_page_flags(r->addr + off, &f))
+			return 0;
+		thp += (f >> PL_KPF_THP) & 1;
+	}
+	if (thp != (r->kind == ANON_THP ? n : 0))
+		ksft_print_msg("%s %s: %zu of %zu sampled pages in a THP\n",
+			       kind_name[r->kind],
+			       r->kind == ANON_THP ? "thp" : "4k", thp, n);
+	return thp == (r->kind == ANON_THP ? n : 0);
 }
 
-static double ratio(double a, double b)
+/* One pin + unpin of the whole region in @batch-page pieces: ns, < 0 on error. */
+static double pin_once(enum method m, int mfd, int gfd, struct region *r,
+		       size_t batch, __u32 *handles)
 {
-	return b > 0 ? a / b : 0;
+	size_t np = r->len / pl_page_size, nb = (np + batch - 1) / batch, i;
+	double t0 = pl_now_ns(), t;
+
+	if (is_gup_test(m)) {
+		struct gup_test g = {
+			.addr = (unsigned long)r->addr,
+			.size = r->len,
+			.nr_pages_per_call = batch,
+			.gup_flags = FOLL_WRITE_BIT,
+		};
+
+		if (ioctl(gfd, m == GL ? PIN_LONGTERM_BENCHMARK :
+			  PIN_FAST_BENCHMARK, &g))
+			return -1;
+		t = pl_now_ns() - t0;
+		/* gup_test stops at the first short pin and says how far it got. */
+		if (g.size != r->len) {
+			ksft_print_msg("%s: covered %llu of %zu bytes\n",
+				       method_name[m],
+				       (unsigned long long)g.size, r->len);
+			return -1;
+		}
+		return t;
+	}
+	for (i = 0; i < nb; i++) {
+		size_t len = (i + 1 < nb ? batch : np - i * batch) * pl_page_size;
+		int ret = pl_pin(mfd, r->addr + i * batch * pl_page_size, len,
+				 m == ML ? MOCKDMA_METHOD_PIN :
+				 MOCKDMA_METHOD_PIN_FAST,
+				 (m == ML ? MOCKDMA_PIN_LONGTERM : 0) |
+				 MOCKDMA_PIN_WRITE, &handles[i]);
+
+		if (ret) {
+			ksft_print_msg("%s: PIN of batch %zu: %s\n",
+				       method_name[m], i, strerror(-ret));
+			while (i--)
+				pl_unpin(mfd, handles[i], 0);
+			return -1;
+		}
+	}
+	for (i = 0; i < nb; i++)
+		if (pl_unpin(mfd, handles[i], 0))
+			return -1;
+	return pl_now_ns() - t0;
+}
+
+struct cell {
+	double v[2][NR_METHODS][MAX_ROUNDS];	/* [parking off/on][method] */
+};
+
+/*
+ * Every method on @r in @rounds interleaved rounds, each round with
+ * parking on then off when the kernel has the switch.  0, or -1.
+ */
+static int measure(int mfd, int gfd, struct region *r, size_t batch,
+		   int rounds, int series, struct cell *c)
+{
+	size_t nb = (r->len / pl_page_size + batch - 1) / batch;
+	__u32 *handles = calloc(nb, sizeof(*handles));
+	int i, s, m, ret = -1;
+
+	if (!handles)
+		return -1;
+	/* Round -1 is a warm-up, not kept: first touches of the page arrays. */
+	for (i = -1; i < rounds; i++)
+		for (s = series ? 1 : 0; s >= 0; s--) {
+			if (series && pl_series_switch(s))
+				goto out;
+			for (m = 0; m < NR_METHODS; m++) {
+				if (is_gup_test(m) && gfd < 0)
+					continue;
+				double t = pin_once(m, mfd, gfd, r, batch,
+						    handles);
+
+				if (t < 0)
+					goto out;
+				if (i >= 0)
+					c->v[s][m][i] = t;
+			}
+		}
+	ret = 0;
+out:
+	if (series && pl_series_switch(1))
+		ret = -1;
+	free(handles);
+	return ret;
+}
+
+static void print_cell(struct region *r, size_t batch, int rounds,
+		       int series, int gup, struct cell *c)
+{
+	size_t np = r->len / pl_page_size;
+	int s, m, i;
+
+	for (s = series ? 1 : 0; s >= 0; s--)
+		for (m = 0; m < NR_METHODS; m++) {
+			struct pl_stat st;
+			double v[MAX_ROUNDS];
+
+			if (is_gup_test(m) && !gup)
+				continue;
+			for (i = 0; i < rounds; i++)
+				v[i] = c->v[s][m][i] / np;
+			pl_stat_of(v, rounds, &st);
+			printf("# BENCH table=pin-cost mem=%s page=%s size_mib=%zu batch=%zu method=%s dma_pin_lru=%s |",
+			       kind_name[r->kind],
+			       r->kind == ANON_THP ? "thp" : "4k",
+			       r->len / MIB, batch, method_name[m],
+			       series ? (s ? "1" : "0") : "-");
+			pl_stat_print("ns_per_page", &st);
+			printf("\n");
+		}
 }
 
 int main(void)
 {
-	int mfd = pl_open_or_skip();
-	int patched = pl_kernel_patched();
-	/* [mem][switch on/off][pinner]; stock runs only "switch on" = stock */
-	double us[2][2][NR_PINNERS] = { 0 };
-	long acq0, rel0, off0;
-	int gfd, m, s, p, ok;
+	static const size_t full_sizes[] = { 1, 16, 256, 1024 };
+	static const size_t full_batches[] = { 32, 512, 8192 };
+	static const size_t smoke_sizes[] = { 1 };
+	static const size_t smoke_batches[] = { 64 };
+	int full = pl_bench_full(), mfd = pl_open_or_skip();
+	int rounds = full ? MAX_ROUNDS : 2;
+	const size_t *sizes = full ? full_sizes : smoke_sizes;
+	const size_t *batches = full ? full_batches : smoke_batches;
+	size_t nsizes = full ? 4 : 1, nbatches = full ? 3 : 1, si, bi;
+	int series = access(PL_SERIES_SWITCH, F_OK) == 0;
+	struct pl_bench_guard guard;
+	int gfd, k, gup_ok;
 
-	ksft_set_plan(2 + 2 + 1);
-	ksft_print_msg("[INFO] kernel: %s; %lu pages, %d pages per GUP call, median of %d rounds\n",
-		       patched ? "pin-off-LRU series" : "stock", NPAGES, CHUNK,
-		       ROUNDS);
+	ksft_set_plan(1 + NR_KINDS + 1);
+	ksft_print_msg("[INFO] %s run: %d interleaved rounds per cell; parking switch %s\n",
+		       full ? "full" : "smoke", rounds,
+		       series ? "present (P2 measured)" : "absent (P2 not applicable)");
 
 	gfd = open(GUP_TEST, O_RDWR);
-	if (pl_kernel() != PL_KERNEL_STOCK)
-		ksft_test_result(gfd >= 0, "gup_test present (CONFIG_GUP_TEST=y in pinlab-guest.config)\n");
-	else
-		ksft_test_result(gfd < 0 && errno == ENOENT,
-				 "stock kernel: no gup_test (CONFIG_GUP_TEST is off in Debian's config)\n");
+	if (pl_kernel() != PL_KERNEL_STOCK) {
+		gup_ok = gfd >= 0;
+		ksft_test_result(gup_ok, "gup_test present (CONFIG_GUP_TEST=y in pinlab-guest.config)\n");
+	} else {
+		gup_ok = gfd < 0 && errno == ENOENT;
+		ksft_test_result(gup_ok, "stock kernel: no gup_test (CONFIG_GUP_TEST is off in Debian's config): P1 has no anchor here\n");
+	}
+	if (pl_bench_begin(&guard))
+		ksft_exit_fail_msg("not quiet before timing\n");
+	for (k = 0; k < NR_KINDS; k++) {
+		int ok = 1, cells = 0;
 
-	acq0 = pl_vmstat("nr_foll_pin_acquired");
-	rel0 = pl_vmstat("nr_foll_pin_released");
-	off0 = pl_series_pinned_pages();
+		for (si = 0; ok && si < nsizes; si++) {
+			struct region r;
 
-	for (m = 0; m < 2; m++) {
-		struct region r = { 0 };
+			/* 1 GiB of anonymous memory only: see the header. */
+			size_t mib = sizes[si];
 
-		ok = !region_setup(&r, m);
-		for (s = 0; ok && s < 1 + patched; s++) {
-			if (patched)
-				ok &= !pl_series_switch(!s);
-			ok &= !measure(mfd, gfd, &r, us[m][s]);
-		}
-		if (patched)
-			ok &= !pl_series_switch(1);
-		ksft_test_result(ok, "%s: %d rounds of whole-range long-term pins, every pin complete\n",
-				 r.name ? r.name : "?", ROUNDS);
-		for (s = 0; ok && s < 1 + patched; s++)
-			for (p = 0; p < NR_PINNERS; p++) {
-				char vs_gup[16] = "-", vs_off[16] = "-";
-
-				if (!us[m][s][p])
-					continue;
-
-				if (us[m][s][GUPTEST])
-					snprintf(vs_gup, sizeof(vs_gup), "%.2f",
-						 ratio(us[m][s][p], us[m][s][GUPTEST]));
-				if (patched && !s)
-					snprintf(vs_off, sizeof(vs_off), "%.2f",
-						 ratio(us[m][0][p], us[m][1][p]));
-				printf("# MATRIX table=pin_bench mem=%s pinner=%s dma_pin_lru=%s | ns_per_page=%.0f vs_gup_test=%s parked_vs_unparked=%s\n",
-				       r.name, pinner_name[p],
-				       !patched ? "-" : s ? "0" : "1",
-				       us[m][s][p] * 1e3 / NPAGES, vs_gup, vs_off);
+			if (mib > 256 && k != ANON && k != ANON_THP)
+				continue;
+			/* A THP buffer is at least one THP. */
+			if (k == ANON_THP && mib * MIB < HUGE)
+				mib = HUGE / MIB;
+			if (region_setup(&r, k, mib * MIB)) {
+				ksft_print_msg("%s %zu MiB: set-up: %s\n",
+					       kind_name[k], mib,
+					       strerror(errno));
+				ok = 0;
 			}
-		region_teardown(&r);
-	}
+			ok = ok && region_pages_as_named(&r);
+			for (bi = 0; ok && bi < nbatches; bi++) {
+				struct cell c;
 
-	for (p = 0; p < NR_PINNERS; p++) {
-		if (!us[0][0][p])
-			continue;
-		printf("# BENCH pinner=%s ext4-shared/anon=%.2f", pinner_name[p],
-		       ratio(us[1][0][p], us[0][0][p]));
-		if (patched)
-			printf(" parked/unparked anon=%.2f ext4-shared=%.2f",
-			       ratio(us[0][0][p], us[0][1][p]),
-			       ratio(us[1][0][p], us[1][1][p]));
-		printf("\n");
+				/* 1 GiB: the figure's batch only (time). */
+				if (mib > 256 && batches[bi] != 512)
+					continue;
+				memset(&c, 0, sizeof(c));
+				ok = !measure(mfd, gfd, &r, batches[bi], rounds,
+					      series, &c);
+				if (ok)
+					print_cell(&r, batches[bi], rounds,
+						   series, gfd >= 0, &c);
+				cells++;
+			}
+			ok = ok && region_pages_as_named(&r);
+			region_teardown(&r);
+		}
+		ksft_test_result(ok, "%s %s: %d cells, every pin complete, pages as named\n",
+				 kind_name[k], k == ANON_THP ? "thp" : "4k",
+				 cells);
 	}
-	if (patched)
-		printf("# BENCH mockdma/gup_test anon=%.2f ext4-shared=%.2f (dma_pin_lru=1), anon=%.2f ext4-shared=%.2f (dma_pin_lru=0)\n",
-		       ratio(us[0][0][MOCKDMA], us[0][0][GUPTEST]),
-		       ratio(us[1][0][MOCKDMA], us[1][0][GUPTEST]),
-		       ratio(us[0][1][MOCKDMA], us[0][1][GUPTEST]),
-		       ratio(us[1][1][MOCKDMA], us[1][1][GUPTEST]));
-
-	ksft_test_result(pl_vmstat("nr_foll_pin_acquired") - acq0 ==
-			 pl_vmstat("nr_foll_pin_released") - rel0 &&
-			 pl_mockdma_stat("pages_pinned") == 0,
-			 "FOLL_PIN counters and mockdma's pinned pages balance\n");
-	if (patched)
-		ksft_test_result(pl_series_pinned_pages() == off0,
-				 "nothing left parked off the LRU (nr_dma_pinned_offlru back to its start value)\n");
-	else
-		ksft_test_result(off0 < 0,
-				 "stock kernel: no nr_dma_pinned_offlru in /proc/vmstat\n");
+	ksft_test_result(!pl_bench_end(&guard),
+			 "no injection kprobe live while timing; FOLL_PIN counters, mockdma's pinned pages and the series' count balance\n");
 	if (gfd >= 0)
 		close(gfd);
 	close(mfd);
