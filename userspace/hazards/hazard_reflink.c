@@ -31,7 +31,7 @@
  * cloned page holds generation 2).  A clean unpin leaves everything at
  * generation 1 (A loses the device's second write, B is intact).
  * Patched (v2), long-term pin: patch 0006 makes
- * generic_remap_file_range_prep() refuse the clone with EBUSY while a
+ * generic_remap_file_range_prep() refuse the clone with ETXTBSY while a
  * folio of the range has a long-term pin: B is never created from A (an
  * empty file for FICLONE, its own bytes for FICLONERANGE), and A behaves
  * as on stock (generation 1 on disk while pinned; generation 2 after a
@@ -114,7 +114,7 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	enum gen b_pinned = GEN_MIXED, b_final = GEN_MIXED;
 	enum gen a_pinned = GEN_MIXED, a_final = GEN_MIXED;
 	enum gen want_b_pinned, want_b_final, want_a_pinned, want_a_final;
-	/* patch 0006: EBUSY while a folio of the range is long-term pinned */
+	/* patch 0006: ETXTBSY while a folio of the range is long-term pinned */
 	int refuses = p == PL_PIN_LONGTERM && pl_kernel_patched();
 	char bpath[300], *a = malloc(len), *b = malloc(len);
 	int bfd = -1, ok, clone_err = -1;
@@ -158,7 +158,7 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	if (!ok || clone_err)
 		ksft_print_msg("set-up, first write or clone: %s\n",
 			       strerror(ok ? -clone_err : errno));
-	ok = ok && clone_err == (refuses ? -EBUSY : 0);
+	ok = ok && clone_err == (refuses ? -ETXTBSY : 0);
 	ok = ok && !pl_dma_write(mfd, h, 0, len, 0, &seq2) &&
 	     pl_device_wrote(&buf, h, seq2) && !pl_fsync(buf.fd) &&
 	     !clone_of(bfd, blen, b) && !disk_of(buf.fd, len, a);
@@ -194,8 +194,8 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 	printf("# MATRIX table=hazards id=H1 hazard=reflink case=%s-%s-unpin-%s | outcome=%s\n",
 	       clone_name[cl], pl_pin_kinds[p].name, dirty ? "dirty" : "clean",
 	       !ok ? "ERROR" :
-	       clone_err == -EBUSY ? a_final != GEN2 ?
-	       "REFUSED (EBUSY), source STALE" : "REFUSED (EBUSY)" :
+	       clone_err == -ETXTBSY ? a_final != GEN2 ?
+	       "REFUSED (ETXTBSY), source STALE" : "REFUSED (ETXTBSY)" :
 	       b_pinned != GEN1 ? "CORRUPTED (clone changed while pinned)" :
 	       b_final != GEN1 ? "CORRUPTED (clone changed at unpin)" :
 	       a_final != GEN2 ? "OK clone, source STALE" : "OK");
