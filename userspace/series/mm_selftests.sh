@@ -45,6 +45,14 @@
 #                            runs only its "unsupported CPU/OS" part:
 #                            QEMU's PKRU emulation, not mm, would be on
 #                            trial
+#   ksm_tests -U             failed 2 of 8 runs ("Not OK", once on stock,
+#                            once on base): after unmerging by write it
+#                            waits for one more full_scans increment, but
+#                            with two pages to scan ksmd makes many passes
+#                            per batch, so the pass that ends there can
+#                            have started before the write (a race of the
+#                            test, as far as we can tell); a flaky case
+#                            would blur base vs patched
 #   charge_reserved_hugetlb.sh, hugetlb_reparenting_test.sh
 #                            need CONFIG_CGROUP_HUGETLB, not in the base
 #                            config
@@ -208,7 +216,6 @@ split_huge_page_test | fail=splitbug | fail=splitbug | split_huge_page_test
 khugepaged anon | pass | pass | khugepaged all:anon
 khugepaged shmem | pass | pass | khugepaged all:shmem
 ksm_tests -M | pass | pass | ksm_tests -M -p 10
-ksm_tests -U | pass | pass | ksm_tests -U
 ksm_tests -Z -z 0 | pass | pass | ksm_tests -Z -p 10 -z 0
 ksm_tests -Z -z 1 | pass | pass | ksm_tests -Z -p 10 -z 1
 ksm_tests -N -m 1 | skip=numa1 | skip=numa1 | ksm_tests -N -m 1
@@ -295,7 +302,7 @@ clean() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/\r/\n/g'; }
 
 # run_case NAME EXPECTATION COMMAND: one KTAP result.
 run_case() {
-	local name=$1 expect=$2 cmd=$3 user= oc= rc want reason= skips=0 t0 out=$tmp/out
+	local name=$1 expect=$2 cmd=$3 user='' oc='' rc want reason='' skips=0 t0 out=$tmp/out
 	local -a argv pre=()
 	cmd=${cmd//@EXT4/$EXT4}
 	cmd=${cmd//@XFS/$XFS}
@@ -408,8 +415,8 @@ else
 		truncate -s 32M "$d/gup_test.f" || { setup_ok=0; setup_diag+=("scratch file on $d failed"); }
 	done
 fi
-result $([ $setup_ok = 1 ] && echo ok || echo fail) "set-up: hugetlb pool, hugetlbfs, swap, scratch files" \
-	"[INFO] kernel $kernel ($rel)" "${setup_diag[@]}"
+result "$([ $setup_ok = 1 ] && echo ok || echo fail)" "set-up: hugetlb pool, hugetlbfs, swap, scratch files" \
+	"[INFO] kernel $kernel ($rel)" "${setup_diag[@]}" "[INFO] set-up: $((SECONDS - t_all)) s"
 
 while IFS='|' read -r name stock own cmd; do
 	name=$(echo $name) stock=$(echo $stock) own=$(echo $own) cmd=$(echo $cmd)
@@ -429,6 +436,6 @@ if ! cmp -s "$tmp/knobs0" "$tmp/knobs1"; then
 	td_ok=0
 	while read -r l; do td_diag+=("knob not restored: $l"); done <<< "$(diff "$tmp/knobs0" "$tmp/knobs1" | grep '^[<>]')"
 fi
-result $([ $td_ok = 1 ] && echo ok || echo fail) "teardown: hugetlb pool, swap, knobs restored" \
+result "$([ $td_ok = 1 ] && echo ok || echo fail)" "teardown: hugetlb pool, swap, knobs restored" \
 	"[INFO] whole program: $((SECONDS - t_all)) s" "${td_diag[@]}"
 [ "$fails" = 0 ]
