@@ -123,6 +123,17 @@ step "building userspace tests"
 host_check "userspace builds (-Wall -Wextra -Werror)" \
 	make -C "$PINLAB_ROOT/userspace" KSFT="$KSFT"
 export TEST_DIR=$PINLAB_ROOT/userspace/build
+# The kernel's own mm selftests from the same source (mm_selftests runs
+# them in the guest); cached by ci/build-mm-selftests.sh.
+step "building the mm selftests of $(basename "$KSRC")"
+MM_SELFTESTS=
+if vars=$(KSRC=$KSRC "$PINLAB_ROOT/ci/build-mm-selftests.sh"); then
+	echo "ok mm selftests build (ci/build-mm-selftests.sh)" >> "$host"
+	eval "$vars"
+else
+	echo "not ok mm selftests build (ci/build-mm-selftests.sh)" >> "$host"
+fi
+export MM_SELFTESTS
 
 # Our own kernels (base, patched): built (or found in the cache) after the
 # stock one, and mockdma.ko built against each in a copy of driver/ under

@@ -8,7 +8,8 @@
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
 # (stock, base or patched), MUTATE (ci/mutations; empty for none),
 # BENCH ("full" under make bench: the benchmarks' full runs),
-# VM_PROFILE and VM_APPEND (a second boot profile and its parameters).
+# VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
+# MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
 # console.log (the whole serial console) and the per-test files written by
 # ci/guest/run-tests.
@@ -63,6 +64,10 @@ fi
 # sees that directory at its own mount point (ci/guest/run-tests).
 ko=$MOCKDMA_KO
 case $ko in "$run"/*) ko=${ko#"$run"/} ;; esac
+# The booted kernel's config, for programs that assert config facts:
+# Debian's /boot/config-* of the stock package, else the built tree's.
+kconfig=$KMODROOT/boot/config-$KVER
+[ -e "$kconfig" ] || kconfig=$(dirname "$KIMAGE")/.config
 cat > "$run/run.env" <<EOT
 KVER='$KVER'
 KMODROOT='$KMODROOT'
@@ -74,6 +79,8 @@ TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
 KLABEL='${KLABEL:-stock}'
 MUTATE='${MUTATE:-}'
 BENCH='${BENCH:-}'
+MM_SELFTESTS='${MM_SELFTESTS:-}'
+KCONFIG='$kconfig'
 EOT
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
