@@ -136,6 +136,12 @@ static void soft_case(int fd, enum pl_mem mem, int p)
 	struct pl_buf buf;
 	char *page;
 
+	if (pl_refused_case(fd, mem, k->method, k->flags, "soft-offline %s %s",
+			    mname, k->name)) {
+		printf("# MATRIX table=hazards id=H6 hazard=memfail case=soft-offline-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       mname, k->name);
+		return;
+	}
 	c0 = pl_pins_now();
 	ok = !pl_buf_setup_pinned(&buf, mem, fd, k->method, k->flags, &h);
 	page = ok ? buf.addr + PAGE * pl_page_size : NULL;
@@ -375,6 +381,18 @@ static void hard_case(enum pl_mem mem, int p)
 	int ku, kr;
 	pid_t pid;
 
+	if (pl_pin_refusal(mem, k->method, k->flags)) {
+		int mfd = open("/dev/mockdma", O_RDWR);
+
+		if (mfd < 0)
+			ksft_exit_fail_msg("/dev/mockdma: %s\n", strerror(errno));
+		pl_refused_case(mfd, mem, k->method, k->flags, "hwpoison %s %s",
+				mname, k->name);
+		close(mfd);
+		printf("# MATRIX table=hazards id=H6 hazard=memfail case=hwpoison-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       mname, k->name);
+		return;
+	}
 	ok = !pl_buf_setup(&buf, mem) && !pipe(pfd);
 	if (!ok) {
 		ksft_test_result_fail("hwpoison %s %s: set-up\n", mname, k->name);

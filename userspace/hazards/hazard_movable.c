@@ -106,6 +106,13 @@ static void run_case(int fd, enum pl_mem mem, unsigned int k)
 	__u32 h, seq = 0;
 	int ok, same_bytes = 0, wrote = 0;
 
+	if (pl_refused_case(fd, mem, kinds[k].method, kinds[k].flags, "%s %s",
+			    pl_mem_name(mem), kinds[k].name)) {
+		printf("# MATRIX table=hazards id=H9 hazard=zone-movable case=%s-%s | outcome=REFUSED (EFAULT)\n",
+		       pl_mem_name(mem), kinds[k].name);
+		free(copy);
+		return;
+	}
 	if (!copy || pl_buf_setup(&buf, mem)) {
 		ksft_test_result_fail("%s %s: set-up\n", pl_mem_name(mem),
 				      kinds[k].name);

@@ -3,6 +3,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -275,13 +276,18 @@ int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags)
 }
 
 int pl_refused_case(int fd, enum pl_mem mem, __u32 method, __u32 flags,
-		    const char *name)
+		    const char *fmt, ...)
 {
 	int want = pl_pin_refusal(mem, method, flags), ok;
 	struct pl_buf buf;
+	char name[256];
+	va_list ap;
 
 	if (!want)
 		return 0;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
 	ok = !pl_buf_setup(&buf, mem);
 	if (ok) {
 		ok = pl_check_refused(fd, &buf, method, flags);

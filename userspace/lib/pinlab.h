@@ -238,12 +238,12 @@ int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags);
 /*
  * A scenario case whose pin this kernel refuses (pl_pin_refusal()): checks
  * the refusal on a fresh @mem buffer and reports the case as
- * "<name>: REFUSED (<errno>)", passing if the kernel refused as the rule
+ * "<name>: REFUSED (<errno>)" (<name> printf-formatted from @fmt), passing if the kernel refused as the rule
  * says; returns 1 then.  Returns 0, doing nothing, where the kernel pins:
  * the caller runs the case.
  */
 int pl_refused_case(int fd, enum pl_mem mem, __u32 method, __u32 flags,
-		    const char *name);
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /*
  * The write pin the device's own tests take of @mem: LONGTERM|WRITE where
  * the kernel grants it, else a short-term FOLL_WRITE pin (still allowed).
