@@ -3,7 +3,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -275,19 +274,14 @@ int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags)
 	return 1;
 }
 
-int pl_refused_case(int fd, enum pl_mem mem, __u32 method, __u32 flags,
-		    const char *fmt, ...)
+int pl_refusal_checked(int fd, enum pl_mem mem, __u32 method, __u32 flags,
+		       const char *name)
 {
 	int want = pl_pin_refusal(mem, method, flags), ok;
 	struct pl_buf buf;
-	char name[256];
-	va_list ap;
 
 	if (!want)
-		return 0;
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
+		return -1;
 	ok = !pl_buf_setup(&buf, mem);
 	if (ok) {
 		ok = pl_check_refused(fd, &buf, method, flags);
@@ -295,8 +289,7 @@ int pl_refused_case(int fd, enum pl_mem mem, __u32 method, __u32 flags,
 	}
 	ksft_print_msg("[INFO] %s: the long-term write pin is refused (%s): nothing to write behind the filesystem's back\n",
 		       name, pl_errno_name(want));
-	ksft_test_result(ok, "%s: REFUSED (%s)\n", name, pl_errno_name(want));
-	return 1;
+	return ok;
 }
 
 __u32 pl_device_write_flags(enum pl_mem mem, __u32 method)

@@ -237,13 +237,27 @@ int pl_pin_refusal(enum pl_mem mem, __u32 method, __u32 flags);
 int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags);
 /*
  * A scenario case whose pin this kernel refuses (pl_pin_refusal()): checks
- * the refusal on a fresh @mem buffer and reports the case as
- * "<name>: REFUSED (<errno>)" (<name> printf-formatted from @fmt), passing if the kernel refused as the rule
- * says; returns 1 then.  Returns 0, doing nothing, where the kernel pins:
- * the caller runs the case.
+ * the refusal on a fresh @mem buffer (pl_refusal_checked(): -1 where the
+ * kernel pins, else 1 if it refused as the rule says, 0 if not) and, if
+ * refused, reports the case as "<name>: REFUSED (<errno>)", <name>
+ * printf-formatted from the arguments after @flags; true then.  False,
+ * doing nothing, where the kernel pins: the caller runs the case.  A macro
+ * so that the result counts in the calling program's kselftest.h
+ * counters (they are static to each file).
  */
-int pl_refused_case(int fd, enum pl_mem mem, __u32 method, __u32 flags,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int pl_refusal_checked(int fd, enum pl_mem mem, __u32 method, __u32 flags,
+		       const char *name);
+#define pl_refused_case(fd, mem, method, flags, ...) ({			\
+	char pl_rc_name_[256];							\
+	int pl_rc_ok_;								\
+										\
+	snprintf(pl_rc_name_, sizeof(pl_rc_name_), __VA_ARGS__);		\
+	pl_rc_ok_ = pl_refusal_checked(fd, mem, method, flags, pl_rc_name_);	\
+	if (pl_rc_ok_ >= 0)							\
+		ksft_test_result(pl_rc_ok_, "%s: REFUSED (%s)\n", pl_rc_name_,	\
+				 pl_errno_name(pl_pin_refusal(mem, method, flags))); \
+	pl_rc_ok_ >= 0;								\
+})
 /*
  * The write pin the device's own tests take of @mem: LONGTERM|WRITE where
  * the kernel grants it, else a short-term FOLL_WRITE pin (still allowed).
