@@ -888,11 +888,32 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 	return 0;
 }
 
-/* Both switches boot off (lru_gen) and on (dma_pin_lru); put them back so. */
-static void lru_gen_back_off(void)
+/*
+ * lru_gen is put back as it booted (off on 6.1, on in Debian's 6.12:
+ * CONFIG_LRU_GEN_ENABLED), dma_pin_lru back on.
+ */
+static int lru_gen_boot_on;
+
+static void lru_gen_back(void)
 {
-	if (pl_write_file(PL_LRU_GEN, "n"))
-		ksft_print_msg("cannot switch %s back off\n", PL_LRU_GEN);
+	if (pl_write_file(PL_LRU_GEN, lru_gen_boot_on ? "y" : "n"))
+		ksft_print_msg("cannot switch %s back %s\n", PL_LRU_GEN,
+			       lru_gen_boot_on ? "on" : "off");
+}
+
+/* 1 if the multi-gen LRU is on now, 0 off, -errno. */
+static int lru_gen_now(void)
+{
+	char val[32] = "";
+	int fd, ret;
+
+	fd = open(PL_LRU_GEN, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, val, sizeof(val) - 1) > 0 ? 0 : -EIO;
+	close(fd);
+	/* a bitmask of the enabled components, 0x0000 when off */
+	return ret ? ret : strtoul(val, NULL, 16) != 0;
 }
 
 static void series_back_on(void)
@@ -913,24 +934,22 @@ int pl_series_switch(int on)
 int pl_lru_gen_switch(int on)
 {
 	static int registered;
-	char val[32] = "";
-	int fd, ret;
+	int ret;
 
-	if (!registered++)
-		atexit(lru_gen_back_off);
+	if (!registered++) {
+		ret = lru_gen_now();
+		if (ret < 0)
+			return ret;
+		lru_gen_boot_on = ret;
+		atexit(lru_gen_back);
+	}
 	ret = pl_write_file(PL_LRU_GEN, on ? "y" : "n");
-
 	if (ret)
 		return ret;
-	fd = open(PL_LRU_GEN, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	ret = read(fd, val, sizeof(val) - 1) > 0 ? 0 : -EIO;
-	close(fd);
-	/* a bitmask of the enabled components, 0x0000 when off */
-	if (!ret && (strtoul(val, NULL, 16) != 0) != on)
+	ret = lru_gen_now();
+	if (ret >= 0 && ret != !!on)
 		ret = -EIO;
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 int pl_lru_drain_all(void)
