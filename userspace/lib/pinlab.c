@@ -1140,7 +1140,7 @@ void pl_need_module(const char *name, const char *present)
 
 	if (!access(present, F_OK))
 		return;
-	if (pl_kernel() != PL_KERNEL_STOCK)
+	if (!pl_kernel_debian())
 		ksft_exit_fail_msg("no %s: this kernel's config lacks %s\n",
 				   present, name);
 	snprintf(log, sizeof(log), "/tmp/pinlab-modprobe-%d.log", getpid());
