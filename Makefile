@@ -5,6 +5,7 @@
 #
 #   make check TESTS="pin_matrix bad_input" REPEAT=10
 #   make check KERNELS=stock        (skip building/booting the patched kernel)
+#   make check KERNELS=stock612     (Debian 6.12 from bookworm-backports)
 #   make shell KERNEL=patched
 #   make mutate                     (every verdict can fail: ci/mutations)
 #   make check MUTATE=skip-fsync    (one mutation, by hand)

@@ -9,7 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kmodroot=$1 kver=$2 out=$3
-need_pkgs busybox-static cpio kmod gzip
+need_pkgs busybox-static cpio kmod gzip xz-utils zstd
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -22,8 +22,14 @@ for mod in virtio_pci 9pnet_virtio 9p; do
 	modprobe -d "$kmodroot" -S "$kver" --show-depends "$mod" |
 		awk '$1 == "insmod" {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
-	cp "$ko" "$work/modules/"
-	basename "$ko" >> "$work/modules/load-order"
+	# Debian's 6.12 ships xz-compressed modules; busybox insmod wants
+	# them plain.
+	case $ko in
+	*.ko.xz) name=$(basename "$ko" .xz); xz -dc "$ko" > "$work/modules/$name" ;;
+	*.ko.zst) name=$(basename "$ko" .zst); zstd -dcq "$ko" > "$work/modules/$name" ;;
+	*) name=$(basename "$ko"); cp "$ko" "$work/modules/" ;;
+	esac
+	echo "$name" >> "$work/modules/load-order"
 done
 # virtio_pci may be built in on other configs: an empty list is fine.
 

@@ -23,8 +23,11 @@
 # Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
 # linux-source-6.1 built with ci/kernel/pinlab-guest.config and no series,
 # "patched" the same plus patches/series (ci/build-kernel.sh base|patched):
-# base vs patched is the series alone, stock is what users run.  check and
-# run boot each of $KERNELS in turn; shell boots $KERNEL.
+# base vs patched is the series alone, stock is what users run.  "stock612"
+# is Debian's newest 6.12 from bookworm-backports (ci/fetch-kernel.sh
+# stock612), what upstream did instead of the series (not in the default
+# KERNELS).  check and run boot each of $KERNELS in turn; shell boots
+# $KERNEL.
 #
 # Environment: KERNELS (default "stock base patched"), KERNEL (shell only,
 # default stock), TESTS (subset, by program name), REPEAT (run each N times),
@@ -36,14 +39,14 @@ set -euo pipefail
 mode=${1:-check}
 if [ "$mode" = shell ]; then
 	kernels=${KERNEL:-stock}
-	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, base or patched"
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base or patched"
 else
 	kernels=${KERNELS:-stock base patched}
 fi
 for k in $kernels; do
 	case $k in
-	stock|base|patched) ;;
-	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, base, patched)" ;;
+	stock|stock612|base|patched) ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched)" ;;
 	esac
 done
 if [ -n "${MUTATE:-}" ]; then
@@ -135,18 +138,23 @@ else
 fi
 export MM_SELFTESTS
 
-# Our own kernels (base, patched): built (or found in the cache) after the
-# stock one, and mockdma.ko built against each in a copy of driver/ under
-# its run directory.  A kernel that does not build is a failed host check,
-# and is not booted.
+# The other kernels (stock612 fetched, base and patched built, or found in
+# the cache) after the stock one, and mockdma.ko built against each in a
+# copy of driver/ under its run directory.  A kernel that cannot be had is
+# a failed host check, and is not booted.
 declare -A KV
-for flavour in base patched; do
+for flavour in stock612 base patched; do
 	has_kernel $flavour || continue
-	if vars=$("$PINLAB_ROOT/ci/build-kernel.sh" $flavour); then
-		echo "ok $flavour kernel builds (ci/build-kernel.sh $flavour)" >> "$host"
+	if [ $flavour = stock612 ]; then
+		how="ci/fetch-kernel.sh $flavour" what=fetches
 	else
-		echo "not ok $flavour kernel builds (ci/build-kernel.sh $flavour)" >> "$host"
-		[ "$mode" = shell ] && die "the $flavour kernel did not build"
+		how="ci/build-kernel.sh $flavour" what=builds
+	fi
+	if vars=$("$PINLAB_ROOT"/$how); then
+		echo "ok $flavour kernel $what ($how)" >> "$host"
+	else
+		echo "not ok $flavour kernel $what ($how)" >> "$host"
+		[ "$mode" = shell ] && die "the $flavour kernel: $how failed"
 		kernels=$(echo " $kernels " | sed "s/ $flavour / /")
 		continue
 	fi
@@ -170,6 +178,10 @@ if [ "$mode" = check ]; then
 		make -C "$PINLAB_ROOT/driver" KSRC="$KSRC" check
 	host_check "driver is sparse clean (C=2)" \
 		make -C "$PINLAB_ROOT/driver" KDIR="$KDIR" C=2
+	if has_kernel stock612 && [ -n "${KV[stock612.KDIR]:-}" ]; then
+		host_check "driver is sparse clean against stock612 (C=2)" \
+			make -C "$out/stock612/mockdma" KDIR="${KV[stock612.KDIR]}" C=2
+	fi
 	# checkpatch misreads a patch file inside a git work tree: run it
 	# from a scratch directory.
 	step "checkpatch --strict on patches/"

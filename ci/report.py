@@ -122,6 +122,7 @@ KSFT_PASS, KSFT_FAIL, KSFT_SKIP, TIMEOUT = 0, 1, 4, 124
 # What `uname -r` of each kernel label looks like.
 LABEL_RELEASE = {
     "stock": re.compile(r"^6\.1\.0-\d+-amd64$"),
+    "stock612": re.compile(r"^6\.12\.\d+\+deb\d+-amd64$"),
     "base": re.compile(r"-pinlab-base$"),
     "patched": re.compile(r"-pinlab-patched$"),
 }
@@ -400,7 +401,7 @@ def kernel_identity(rep, run, label, prefix):
     want = LABEL_RELEASE.get(label)
     if want is None:
         ok = False
-        diag.append(f"unknown kernel label '{label}' (stock, base, patched)")
+        diag.append(f"unknown kernel label '{label}' (stock, stock612, base, patched)")
     else:
         ok = bool(release) and bool(want.search(release))
         if not ok:

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPORT = os.path.join(HERE, "report.py")
 
 RELEASE = {"stock": "6.1.0-57-amd64", "base": "6.1.192-pinlab-base",
-           "patched": "6.1.192-pinlab-patched"}
+           "patched": "6.1.192-pinlab-patched", "stock612": "6.12.95+deb12-amd64"}
 SETUP = "guest boots, mounts ext4+xfs, loads mockdma"
 
 CLEAN_OUT = """TAP version 13
@@ -264,10 +264,17 @@ def cases(tmp):
     add(Case("label patched with a base uname fails",
              [make_run(tmp, "ident2", "patched", release="6.1.192-pinlab-base")],
              ["not ok patched: booted kernel matches label"] + clean("patched")[1:]))
+    add(Case("label stock612 with a 6.12 Debian uname passes",
+             [make_run(tmp, "ident5", "stock612", release="6.12.95+deb12-amd64")],
+             clean("stock612")))
+    add(Case("label stock612 with a 6.1 stock uname fails",
+             [make_run(tmp, "ident6", "stock612", release="6.1.0-57-amd64")],
+             ["not ok stock612: booted kernel matches label"] + clean("stock612")[1:],
+             diag=["a stock612 kernel's uname -r must match ^6\\.12\\.\\d+\\+deb\\d+-amd64$"]))
     add(Case("unknown label fails",
              [make_run(tmp, "ident3", "stable", release="6.1.0-57-amd64")],
              ["not ok stable: booted kernel matches label"] + clean("stable")[1:],
-             diag=["unknown kernel label 'stable' (stock, base, patched)"]))
+             diag=["unknown kernel label 'stable' (stock, stock612, base, patched)"]))
     add(Case("missing uname fails", [make_run(tmp, "ident4", uname=False)],
              ["not ok stock: booted kernel matches label"] + clean()[1:],
              diag=["uname -r: missing"]))

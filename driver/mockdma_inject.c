@@ -76,6 +76,7 @@
 #include <linux/spinlock.h>
 #include <linux/rcupdate.h>
 
+#include "mockdma_compat.h"
 #include "mockdma_internal.h"
 
 struct mockdma_inject_slot {
@@ -253,15 +254,15 @@ static int mockdma_kp_bio_submit(struct kprobe *p, struct pt_regs *regs)
 /* Templates: each registration starts from a fresh copy (see the top). */
 static const struct kprobe mockdma_kprobe_tmpl[MOCKDMA_INJECT_COUNT] = {
 	[MOCKDMA_INJECT_WB_START] = {
-		.symbol_name = "__folio_start_writeback",
+		.symbol_name = MOCKDMA_KP_WB_START,
 		.pre_handler = mockdma_kp_wb_start,
 	},
 	[MOCKDMA_INJECT_WB_END] = {
-		.symbol_name = "folio_end_writeback",
+		.symbol_name = MOCKDMA_KP_WB_END,
 		.pre_handler = mockdma_kp_wb_end,
 	},
 	[MOCKDMA_INJECT_RECLAIM] = {
-		.symbol_name = "folio_referenced",
+		.symbol_name = MOCKDMA_KP_RECLAIM,
 		.pre_handler = mockdma_kp_reclaim,
 	},
 	[MOCKDMA_INJECT_BIO_SUBMIT] = {
@@ -379,12 +380,7 @@ static unsigned long mockdma_shrink_scan(struct shrinker *shrinker,
 	return SHRINK_STOP;
 }
 
-static struct shrinker mockdma_shrinker = {
-	.count_objects = mockdma_shrink_count,
-	.scan_objects = mockdma_shrink_scan,
-	.seeks = 0,
-	.batch = 1,
-};
+static struct shrinker *mockdma_shrinker;
 
 /**
  * mockdma_inject_arm() - arm pages of a handle (INJECT_ARM)
@@ -545,14 +541,17 @@ int mockdma_inject_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(mockdma_slots); i++)
 		INIT_HLIST_NODE(&mockdma_slots[i].node);
-	return register_shrinker(&mockdma_shrinker, "mockdma-inject");
+	mockdma_shrinker = mockdma_shrinker_create("mockdma-inject",
+						   mockdma_shrink_count,
+						   mockdma_shrink_scan, 0, 1);
+	return PTR_ERR_OR_ZERO(mockdma_shrinker);
 }
 
 void mockdma_inject_exit(void)
 {
 	unsigned int i;
 
-	unregister_shrinker(&mockdma_shrinker);
+	mockdma_shrinker_destroy(mockdma_shrinker);
 	for (i = 0; i < ARRAY_SIZE(mockdma_kprobes); i++)
 		if (mockdma_kprobe_live[i])
 			unregister_kprobe(&mockdma_kprobes[i]);

@@ -589,7 +589,10 @@ static const struct file_operations mockdma_fops = {
 	.release	= mockdma_release,
 	.unlocked_ioctl	= mockdma_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
+	/*
+	 * No .llseek: mockdma_open() calls nonseekable_open(), so lseek() is
+	 * -ESPIPE (no_llseek was NULL from 6.0 and is gone in 6.12).
+	 */
 };
 
 /* devtmpfs creates /dev/mockdma with this mode: root only. */

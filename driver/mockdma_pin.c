@@ -28,6 +28,7 @@
 #include <linux/sched/user.h>
 #include <linux/slab.h>
 
+#include "mockdma_compat.h"
 #include "mockdma_internal.h"
 
 /*
@@ -127,12 +128,11 @@ static long mockdma_gup(u32 method, unsigned long start, unsigned long nr,
 	case MOCKDMA_METHOD_PIN:
 		/*
 		 * pin_user_pages() must be called with mmap_lock held and
-		 * never drops it (it passes no "locked" to GUP); vmas may be
-		 * NULL.
+		 * never drops it (it passes no "locked" to GUP).
 		 */
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		ret = pin_user_pages(start, nr, gup_flags, pages, NULL);
+		ret = mockdma_pin_user_pages(start, nr, gup_flags, pages);
 		mmap_read_unlock(mm);
 		return ret;
 	case MOCKDMA_METHOD_PIN_UNLOCKED:
@@ -141,7 +141,7 @@ static long mockdma_gup(u32 method, unsigned long start, unsigned long nr,
 	case MOCKDMA_METHOD_GUP:
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		ret = get_user_pages(start, nr, gup_flags, pages, NULL);
+		ret = mockdma_get_user_pages(start, nr, gup_flags, pages);
 		mmap_read_unlock(mm);
 		return ret;
 	}

@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "mockdma_compat.h"
 #include "mockdma_internal.h"
 
 /* Entries filled in kernel memory per copy_to_user(). */
@@ -36,7 +37,7 @@ static u32 mockdma_pincount(const struct mockdma_handle *h, struct page *page,
 	if (is_zero_page(page))
 		return 0;
 	if (folio_test_large(folio))
-		return atomic_read(folio_pincount_ptr(folio));
+		return mockdma_large_folio_pincount(folio);
 	if (h->method == MOCKDMA_METHOD_GUP)
 		return 0;
 	return (u32)folio_ref_count(folio) / GUP_PIN_COUNTING_BIAS;
@@ -71,11 +72,8 @@ static u32 mockdma_page_flags(struct folio *folio)
 		flags |= MOCKDMA_PAGE_FILE;
 	if (folio_test_swapbacked(folio))
 		flags |= MOCKDMA_PAGE_SWAPBACKED;
-	/*
-	 * folio_test_transhuge() is just "is a head page" and so also true for
-	 * hugetlb folios; it is constant false without THP support.
-	 */
-	if (folio_test_transhuge(folio) && !folio_test_hugetlb(folio))
+	/* Any large folio but hugetlb; constant false without THP support. */
+	if (mockdma_folio_test_thp(folio))
 		flags |= MOCKDMA_PAGE_THP;
 	if (folio_test_hugetlb(folio))
 		flags |= MOCKDMA_PAGE_HUGETLB;
@@ -102,7 +100,7 @@ static void mockdma_page_state(const struct mockdma_handle *h,
 		/* 0 for an unprivileged opener, as /proc/pid/pagemap does */
 		.pfn = show_pfn ? page_to_pfn(page) : 0,
 		.refcount = (u32)folio_ref_count(folio),
-		.mapcount = (u32)max(page_mapcount(page), 0),
+		.mapcount = (u32)max(mockdma_page_mapcount(page), 0),
 		.pincount = mockdma_pincount(h, page, folio),
 		.flags = mockdma_page_flags(folio),
 	};

@@ -19,6 +19,11 @@
  * must have moved by the same amount.  Kernel splats (e.g. ext4 finding a
  * dirtied page without buffers) are caught by the harness's dmesg check.
  *
+ * 6.12 (stock612): every ibv_reg_mr() of the files is refused with EFAULT
+ * (ib_umem_get()'s FOLL_LONGTERM | FOLL_WRITE, writable_file_mapping_allowed(),
+ * pinlab.h): the loop asserts each refusal and writes nothing, the disk
+ * keeps what the test wrote before, the pins (the source MR's) balance.
+ *
  * Prints "# BENCH rdma_reg_stress ..." with regs/s, bytes and pages.
  */
 #include <fcntl.h>
@@ -311,8 +316,11 @@ static size_t disk_mismatches(size_t *checked)
 int main(void)
 {
 	size_t max_len = FILE_PAGES * 4096, iters = 0, pages_ok = 0, bytes = 0;
-	size_t bad_map = 0, bad_disk, checked, k;
+	size_t bad_map = 0, bad_disk, checked, k, refused = 0;
 	long acq0, rel0, acq1, rel1;
+	/* the files are ext4/xfs MAP_SHARED: the 6.5+ rule applies to all */
+	int refuses = !!pl_pin_refusal(PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN_FAST,
+				       MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE);
 	double t0, t1, limit = MAX_SECONDS;
 	const char *why = NULL, *env = getenv("PINLAB_STRESS_SECONDS");
 	struct ibv_mr *src_mr;
@@ -369,6 +377,19 @@ int main(void)
 
 		pl_fill_stamps(src, len, iters % NFILES, seq);
 		mr = ibv_reg_mr(r.pd, f->map, len, RW);
+		if (refuses) {
+			/* 6.12: see the header; nothing is written */
+			if (mr || errno != EFAULT) {
+				ksft_print_msg("iteration %zu: ibv_reg_mr %s, expected EFAULT\n",
+					       iters, mr ? "registered" : strerror(errno));
+				if (mr)
+					ibv_dereg_mr(mr);
+				loop_ok = 0;
+				break;
+			}
+			refused++;
+			continue;
+		}
 		if (!mr) {
 			ksft_print_msg("iteration %zu: ibv_reg_mr: %s\n", iters,
 				       strerror(errno));
@@ -409,9 +430,15 @@ int main(void)
 	printf("# BENCH rdma_reg_stress regs=%zu seconds=%.1f regs_per_s=%.0f bytes=%zu pages_verified=%zu tail_punches=%ld tail_truncates=%ld\n",
 	       iters, t1 - t0, iters / (t1 - t0), bytes, pages_ok,
 	       churn->punches, churn->truncates);
-	ksft_test_result(loop_ok && bad_map == 0 && iters > 0 &&
-			 churn->punches > 0 && churn->truncates > 0,
-			 "reg -> RDMA WRITE -> dereg cycles beside hole punches and truncations, every page seen in the mapping\n");
+	if (refuses)
+		ksft_test_result(loop_ok && refused == iters && iters > 0 &&
+				 churn->punches > 0 && churn->truncates > 0,
+				 "every ibv_reg_mr of the MAP_SHARED files beside hole punches and truncations REFUSED (EFAULT) (%zu)\n",
+				 refused);
+	else
+		ksft_test_result(loop_ok && bad_map == 0 && iters > 0 &&
+				 churn->punches > 0 && churn->truncates > 0,
+				 "reg -> RDMA WRITE -> dereg cycles beside hole punches and truncations, every page seen in the mapping\n");
 
 	for (i = 0; i < NFILES; i++)
 		pl_fsync(files[i].fd);

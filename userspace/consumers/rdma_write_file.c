@@ -31,6 +31,10 @@
  * unevictable and does not touch writeback.  (v1 re-dirtied them whenever
  * their writeback ended: 0 stale while registered.)
  *
+ * 6.12 (stock612): the writable MRs of the MAP_SHARED files are refused
+ * with EFAULT (reg_refused()); the private case registers (anonymous COW
+ * copies) and behaves as on 6.1.
+ *
  * One "# MATRIX table=rdma_write" line per case.
  */
 #include <fcntl.h>
@@ -74,6 +78,45 @@ static int balanced(struct pl_pins a, struct pl_pins b, size_t np)
 	return 0;
 }
 
+/*
+ * 6.12 (stock612): ib_umem_get() pins a writable MR with FOLL_LONGTERM |
+ * FOLL_WRITE, which GUP refuses for ext4/xfs MAP_SHARED with EFAULT
+ * (pinlab.h, writable_file_mapping_allowed()): no MR, so no RDMA into the
+ * file at all.  Its lockless walk may grab and put back the first mapped
+ * folio (gup_fast_folio_allowed()): at most one pin, balanced.  Checks
+ * that on a fresh @len-byte buffer and reports the case as refused;
+ * returns 1 then, 0 where the kernel registers.
+ */
+static int reg_refused(enum pl_mem mem, size_t len, const char *what)
+{
+	struct pl_pins c0, c1;
+	struct ibv_mr *mr;
+	struct pl_buf buf;
+	int ok, err;
+
+	if (!pl_pin_refusal(mem, MOCKDMA_METHOD_PIN_FAST,
+			    MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE))
+		return 0;
+	ok = !pl_buf_setup_len(&buf, mem, len);
+	c0 = pl_pins_now();
+	mr = ok ? ibv_reg_mr(r.pd, buf.addr, buf.len, RW) : NULL;
+	err = errno;
+	if (mr)
+		ibv_dereg_mr(mr);
+	c1 = pl_pins_now();
+	pl_buf_teardown(&buf);
+	ksft_print_msg("[INFO] %s %s: ibv_reg_mr %s, pins +%ld/-%ld\n",
+		       fs_name(mem), what, mr ? "registered" : pl_errno_name(err),
+		       c1.acq - c0.acq, c1.rel - c0.rel);
+	printf("# MATRIX table=rdma_write fs=%s case=%s | result=%s\n",
+	       fs_name(mem), what, mr ? "REGISTERED" : "REFUSED (EFAULT)");
+	ksft_test_result(ok && !mr && err == EFAULT && c1.acq - c0.acq <= 1 &&
+			 c1.acq - c0.acq == c1.rel - c0.rel,
+			 "%s %s: ibv_reg_mr of the MAP_SHARED file REFUSED (EFAULT)\n",
+			 fs_name(mem), what);
+	return 1;
+}
+
 static void shared_write(enum pl_mem mem, __u32 seq)
 {
 	size_t np, written, stale_reg = 0, stale_dereg = 0;
@@ -83,6 +126,8 @@ static void shared_write(enum pl_mem mem, __u32 seq)
 	int ok = 0, ret;
 
 	ksft_print_msg("[RUN] RDMA WRITE into %s MAP_SHARED\n", fs_name(mem));
+	if (reg_refused(mem, 16 * pl_page_size, "shared write"))
+		return;
 	if (pl_buf_setup(&buf, mem)) {
 		ksft_test_result_fail("%s shared write: setup\n", fs_name(mem));
 		pl_buf_teardown(&buf);
@@ -148,6 +193,8 @@ static void shared_read(enum pl_mem mem, __u32 seq)
 
 	ksft_print_msg("[RUN] RDMA READ from %s MAP_SHARED after pwrite\n",
 		       fs_name(mem));
+	if (reg_refused(mem, 16 * pl_page_size, "shared read"))
+		return;
 	if (pl_buf_setup(&buf, mem)) {
 		ksft_test_result_fail("%s shared read: setup\n", fs_name(mem));
 		pl_buf_teardown(&buf);
@@ -297,6 +344,11 @@ static void memcg_write(enum pl_mem mem, __u32 seq)
 
 	ksft_print_msg("[RUN] RDMA WRITE into %s MAP_SHARED, 8 MiB MR in a 32M memcg\n",
 		       fs_name(mem));
+	if (reg_refused(mem, MEMCG_MR, "memcg")) {
+		free(was_clean);
+		free(disk);
+		return;
+	}
 	if (!was_clean || !disk)
 		ksft_exit_fail_msg("out of memory\n");
 	/* Fault the oracle's buffer in now, charged outside the 32M group. */

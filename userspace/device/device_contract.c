@@ -2,6 +2,9 @@
 /*
  * device_contract: what mockdma's UAPI promises, on the points a review of
  * the driver found broken.  Each case failed on the driver before its fix.
+ * The file cases pin long-term, or short-term where the kernel refuses a
+ * long-term write pin of the file (6.5+: pl_buf_setup_device_pin() checks
+ * the EFAULT first); the contract is the same.
  *
  * inject-retry         a failed kprobe registration can be retried:
  *                      register_kprobe() stores the resolved address in the
@@ -60,8 +63,8 @@ static void inject_retry(int fd)
 	__u32 h, seq = 0, seq2 = 0;
 	int first, second, ok;
 
-	if (pl_buf_setup_pinned(&buf, PL_MEM_EXT4_SHARED, fd,
-				MOCKDMA_METHOD_PIN_FAST, LT_W, &h)) {
+	if (pl_buf_setup_device_pin(&buf, PL_MEM_EXT4_SHARED, fd,
+				MOCKDMA_METHOD_PIN_FAST, &h)) {
 		ksft_test_result_fail("inject-retry: set-up\n");
 		return;
 	}
@@ -87,8 +90,8 @@ static void probes_unregistered(int fd)
 	__u32 h, seq = 0;
 	int ok;
 
-	if (pl_buf_setup_pinned(&buf, PL_MEM_XFS_SHARED, fd,
-				MOCKDMA_METHOD_PIN_FAST, LT_W, &h)) {
+	if (pl_buf_setup_device_pin(&buf, PL_MEM_XFS_SHARED, fd,
+				MOCKDMA_METHOD_PIN_FAST, &h)) {
 		ksft_test_result_fail("probes-unregistered: set-up\n");
 		return;
 	}
@@ -117,8 +120,8 @@ static void clean_release(void)
 	__u32 h, seq = 0;
 	__u64 f;
 
-	if (fd < 0 || pl_buf_setup_pinned(&buf, PL_MEM_EXT4_SHARED, fd,
-					  MOCKDMA_METHOD_PIN_FAST, LT_W, &h)) {
+	if (fd < 0 || pl_buf_setup_device_pin(&buf, PL_MEM_EXT4_SHARED, fd,
+					  MOCKDMA_METHOD_PIN_FAST, &h)) {
 		ksft_test_result_fail("clean-release: set-up\n");
 		return;
 	}

@@ -35,7 +35,7 @@ static void check_mem(int fd, enum pl_mem mem)
 	struct mockdma_page_state *a, *b, *c;
 	struct pl_buf buf;
 	size_t np, i, p, mismatches = 0, lru = 0, dirty = 0, lru_after = 0;
-	__u32 h;
+	__u32 h, flags;
 	int ok = 1, large;
 	__u64 *kfs;
 
@@ -49,8 +49,14 @@ static void check_mem(int fd, enum pl_mem mem)
 	b = calloc(np, sizeof(*b));
 	c = calloc(np, sizeof(*c));
 	kfs = calloc(np, sizeof(*kfs));
+	/*
+	 * A long-term write pin, or where the kernel refuses it (6.5+,
+	 * ext4/xfs MAP_SHARED: checked) a short-term one: QUERY is the same.
+	 */
+	flags = pl_device_write_flags(mem, MOCKDMA_METHOD_PIN_FAST);
 	ok = a && b && c && kfs &&
-	     !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h) &&
+	     pl_check_refused(fd, &buf, MOCKDMA_METHOD_PIN_FAST, LT_W) &&
+	     !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, flags, &h) &&
 	     !pl_query(fd, h, 0, np, a);
 	for (i = 0; ok && i < np; i++) {
 		__u64 pfn = 0, kf = ~0ULL;
@@ -112,7 +118,7 @@ static void check_mem(int fd, enum pl_mem mem)
 	 * gone: one per order-0 page; a large folio's pincount gets one per
 	 * pinned subpage (try_grab_folio(.., refs, FOLL_PIN) in mm/gup.c).
 	 */
-	ok = ok && !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, LT_W, &h);
+	ok = ok && !pl_pin(fd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST, flags, &h);
 	if (ok) {
 		ok &= !pl_query(fd, h, 0, np, c);
 		for (i = 0; ok && i < np; i++)

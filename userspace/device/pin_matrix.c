@@ -16,6 +16,16 @@
  *   ext4/xfs MAP_SHARED mapping succeeds: 6.1 has no
  *   writable_file_mapping_allowed() (added in 6.5); check_vma_flags() only
  *   refuses fsdax.  This is the problem pinlab reproduces.
+ *
+ * Expectations (6.12, stock612): as 6.1, except FOLL_LONGTERM|FOLL_WRITE
+ * (pin_fast, pin) of ext4/xfs MAP_SHARED: EFAULT.  check_vma_flags() calls
+ * writable_file_mapping_allowed(), false for FOLL_PIN|FOLL_LONGTERM on a
+ * vma_needs_dirty_tracking() (mm/vma.c) mapping (a shared writable one whose
+ * filesystem has ->page_mkwrite and accounts dirty pages: ext4 and xfs,
+ * not shmem/memfd/hugetlbfs); pin_user_pages_fast() first leaves the fast
+ * path for file folios (gup_fast_folio_allowed()) and the slow path
+ * refuses.  MAP_PRIVATE: the COW copy is anonymous, no dirty tracking: pins.
+ * Short-term FOLL_PIN and legacy GUP of the same mapping still pin.
  * - MAP_PRIVATE + FOLL_WRITE: GUP breaks COW (FOLL_WRITE fault on a private
  *   mapping), so the pinned pages are anonymous copies and the file is never
  *   written.
@@ -31,12 +41,14 @@ static const char *const method_names[] = {
 	[MOCKDMA_METHOD_GUP] = "gup",
 };
 
-static int expected_errno(int method, int longterm)
+static int expected_errno(enum pl_mem mem, int method, int longterm)
 {
 	if (longterm && (method == MOCKDMA_METHOD_GUP ||
 			 method == MOCKDMA_METHOD_PIN_UNLOCKED))
 		return EINVAL;
-	return 0;
+	/* 6.5+: EFAULT for ext4/xfs MAP_SHARED (pinlab.h, the rule). */
+	return pl_pin_refusal(mem, method, MOCKDMA_PIN_WRITE |
+				(longterm ? MOCKDMA_PIN_LONGTERM : 0));
 }
 
 static void run_case(int fd, enum pl_mem mem, int method, int longterm)
@@ -45,7 +57,7 @@ static void run_case(int fd, enum pl_mem mem, int method, int longterm)
 	struct pl_buf buf;
 	unsigned int flags = MOCKDMA_PIN_WRITE |
 			     (longterm ? MOCKDMA_PIN_LONGTERM : 0);
-	int want = expected_errno(method, longterm);
+	int want = expected_errno(mem, method, longterm);
 	const char *lru = "-", *disk = "-";
 	__u32 handle = 0, seq = 0;
 	char result[32];

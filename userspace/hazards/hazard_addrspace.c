@@ -32,6 +32,10 @@
  * The patched kernel changes none of these outcomes: the series only moves
  * the pinned folio to the unevictable LRU and back (a truncated folio off
  * every LRU is left to its last reference).
+ * On 6.12 (stock612) the long-term write pin of these file mappings is
+ * refused with EFAULT (writable_file_mapping_allowed(), pinlab.h): each
+ * long-term file case asserts the refusal; legacy GUP is still granted
+ * and gives the 6.1 outcomes (none of the paths above looks at pins).
  *
  * thp-munmap: a 2 MiB anonymous THP, pinned; munmap of its second half
  * splits the PMD (__split_huge_pmd()) and queues the folio for a deferred
@@ -111,6 +115,14 @@ static void file_case(int mfd, enum pl_mem mem, unsigned int p, enum kind k)
 
 	if (!disk)
 		ksft_exit_fail_msg("out of memory\n");
+	if (pl_refused_case(mfd, mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s %s", kind_name[k],
+			    pl_mem_name(mem), pl_pin_kinds[p].name)) {
+		printf("# MATRIX table=hazards id=H7 hazard=addrspace case=%s-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       kind_name[k], pl_mem_name(mem), pl_pin_kinds[p].name);
+		free(disk);
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, mem, mfd, pl_pin_kinds[p].method,
 				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s %s: set-up\n", kind_name[k],

@@ -56,6 +56,10 @@
  * re-dirtied the pinned folios from a work item at each writeback end, so
  * the flusher kept rewriting them onto the frozen filesystem: 128 sectors
  * per pass for as long as they stayed pinned.)
+ * 6.12 (stock612), long-term pin: refused with EFAULT (pinlab.h,
+ * writable_file_mapping_allowed()), so no long-term pin writes behind the
+ * freeze; legacy GUP is granted and WRITES WHILE FROZEN exactly as 6.1
+ * (the freeze and writeback paths above are unchanged in 6.12).
  */
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -268,6 +272,13 @@ static void run_case(int mfd, int m, unsigned int p, enum variant v)
 	__u32 h, seq = 0;
 	long ms = -1;
 
+	if (pl_refused_case(mfd, mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s %s", fs,
+			    pl_pin_kinds[p].name, variant_name[v])) {
+		printf("# MATRIX table=hazards id=H2 hazard=freeze case=%s-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       fs, pl_pin_kinds[p].name, variant_name[v]);
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, mem, mfd, pl_pin_kinds[p].method,
 				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s %s: set-up\n", fs,

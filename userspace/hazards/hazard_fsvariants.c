@@ -323,6 +323,12 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	size_t np;
 
 	case_name(name, sizeof(name), v, sc, p, dirty);
+	if (pl_refused_case(fd, variants[v].mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s", name)) {
+		printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=REFUSED (EFAULT)\n",
+		       name);
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, variants[v].mem, fd,
 				pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
 				&h)) {
@@ -410,6 +416,12 @@ static void stripped_case(int fd, unsigned int v, unsigned int p, int dirty)
 	int want_warned = ext4 && want_stripped && dirty;
 
 	case_name(name, sizeof(name), v, STRIPPED, p, dirty);
+	if (pl_refused_case(fd, variants[v].mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s", name)) {
+		printf("# MATRIX table=hazards id=H10 hazard=fs-variant case=%s | outcome=REFUSED (EFAULT)\n",
+		       name);
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, variants[v].mem, fd,
 				pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
 				&h)) {

@@ -47,6 +47,8 @@
  *     re-dirtied the folio after every writeback from a work item, so
  *     whether truncate found it dirty, and kept it with the device's bytes
  *     outside the hole, was a race.)
+ *   - 6.12 (stock612), long-term: refused with EFAULT (pinlab.h,
+ *     writable_file_mapping_allowed()); legacy GUP as on stock.
  *   - ENOSPC therefore changes nothing on any of the three kernels: no
  *     writeback allocates for a pinned page over a hole (it is orphaned, or
  *     its hole blocks are skipped), so a full filesystem adds no error, no
@@ -254,8 +256,17 @@ static void run_case(int mfd, enum mem m, unsigned int p, enum kind k)
 	size_t hpages = k == PUNCH ? HOLE_PAGES : 1, out = NP - hpages;
 	const char *verdict;
 	struct result r;
-	int ok = run(mfd, m, p, k, &r), want_kept, want;
+	int ok, want_kept, want;
 
+	if (pl_refused_case(mfd, m == EXT4 ? PL_MEM_EXT4_SHARED : PL_MEM_XFS_SHARED,
+			    pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
+			    "%s %s %s", kind_name[k], mem_name[m],
+			    pl_pin_kinds[p].name)) {
+		printf("# MATRIX table=hazards id=H3 hazard=holes case=%s-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       kind_name[k], mem_name[m], pl_pin_kinds[p].name);
+		return;
+	}
+	ok = run(mfd, m, p, k, &r);
 	/*
 	 * See the header comment: order-0 folios are always dropped from the
 	 * range; a large folio is dropped whole unless it is dirty, and

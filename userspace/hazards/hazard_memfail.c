@@ -61,6 +61,11 @@
  *   me_unknown(), "Unknown page state": every mapper kept its PTE, the
  *   folio stayed cached, fsync() reported success.  v2: the patched
  *   expectations are stock's, and "Unknown page state" is asserted 0.
+ *   6.12 (stock612): as stock, except that madvise_inject_error() adds
+ *   MF_ACTION_REQUIRED, so the poisoning process (the child, which maps
+ *   the dirty page) takes SIGBUS BUS_MCEERR_AR during the madvise itself
+ *   (kill_proc() for current); the child records it (poison()) and goes
+ *   on.  The file cases' long-term write pins are refused (EFAULT).
  *
  * The device write into the poisoned page is NOT done: MADV_HWPOISON only
  * sets a flag (the memory itself is fine, under TCG and on real hardware),
@@ -136,6 +141,12 @@ static void soft_case(int fd, enum pl_mem mem, int p)
 	struct pl_buf buf;
 	char *page;
 
+	if (pl_refused_case(fd, mem, k->method, k->flags, "soft-offline %s %s",
+			    mname, k->name)) {
+		printf("# MATRIX table=hazards id=H6 hazard=memfail case=soft-offline-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       mname, k->name);
+		return;
+	}
 	c0 = pl_pins_now();
 	ok = !pl_buf_setup_pinned(&buf, mem, fd, k->method, k->flags, &h);
 	page = ok ? buf.addr + PAGE * pl_page_size : NULL;
@@ -226,6 +237,50 @@ static int touch(const char *addr, int *sigbus_at_addr)
 	return code;
 }
 
+/*
+ * 6.12's madvise_inject_error() calls memory_failure() with
+ * MF_ACTION_REQUIRED (6.1: without): kill_procs() then sends the caller
+ * itself, which maps the dirty page, SIGBUS BUS_MCEERR_AR at once
+ * (kill_proc(): force_sig_mceerr() for t == current; collect_procs() takes
+ * current with force_early), whatever vm.memory_failure_early_kill says.
+ * The handler records it and returns: the signal is taken on the return
+ * from madvise(), which then returns as usual.
+ */
+static volatile sig_atomic_t poison_code;
+static void *volatile poison_addr;
+
+static void on_poison_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	poison_code = si->si_code;
+	poison_addr = si->si_addr;
+}
+
+static int madvise_hwpoison_signals_caller(void)
+{
+	return pl_kernel() == PL_KERNEL_STOCK612;
+}
+
+/* madvise(MADV_HWPOISON) of @page: 0 or -errno; *@code: its SIGBUS. */
+static int poison(char *page, int *code, int *at_addr)
+{
+	struct sigaction sa = { .sa_sigaction = on_poison_sigbus,
+				.sa_flags = SA_SIGINFO }, old;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old))
+		return -errno;
+	poison_code = 0;
+	poison_addr = NULL;
+	ret = madvise(page, pl_page_size, MADV_HWPOISON) ? -errno : 0;
+	*code = poison_code;
+	*at_addr = poison_addr == page;
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
+}
+
 /* What the child saw, through the pipe. */
 struct child_report {
 	int setup_ok;		/* pinned, device wrote all 16 pages */
@@ -233,6 +288,8 @@ struct child_report {
 	__u64 pfn0, pfn_after;	/* page 3 in the child's mapping */
 	int hwpoison;		/* PG_hwpoison of pfn0 after the madvise */
 	int madvise_ret;	/* 0 or -errno */
+	int poison_code;	/* SIGBUS si_code taken in madvise, 0: none */
+	int poison_at_addr;	/* ... its si_addr was page 3 */
 	int touch_code;		/* 0: read fine; else SIGBUS si_code */
 	int touch_at_addr;	/* si_addr was page 3 */
 	int other_ok;		/* the device wrote pages 4..15 after */
@@ -259,8 +316,8 @@ static void child(struct pl_buf *buf, int p, int wfd)
 		     !pl_lru_drain_all();
 	r.pfn0 = pl_pagemap_pfn(page);
 	if (r.setup_ok && r.pfn0) {
-		r.madvise_ret = madvise(page, pl_page_size, MADV_HWPOISON) ?
-				-errno : 0;
+		r.madvise_ret = poison(page, &r.poison_code,
+				       &r.poison_at_addr);
 		r.hwpoison = bit(pl_kpageflags(r.pfn0), PL_KPF_HWPOISON);
 		r.pfn_after = pl_pagemap_pfn(page);
 		r.touch_code = touch(page, &r.touch_at_addr);
@@ -340,7 +397,7 @@ static const char *code_name(int code)
 
 /* The expected outcome of a case; see the header comment. */
 struct hard_want {
-	int madvise_ret, unmapped, sigbus;
+	int madvise_ret, poison_sigbus, unmapped, sigbus;
 	int cache_kept;		/* file/memfd: the poisoned folio stays cached */
 	int read_ret, read_device, fsync_ret;
 };
@@ -351,6 +408,8 @@ static struct hard_want hard_want(enum pl_mem mem)
 	int shmem = mem == PL_MEM_MEMFD;
 
 	w.madvise_ret = mem == PL_MEM_ANON ? 0 : -EBUSY;
+	/* the page is dirty (the write pin's fault): forcekill */
+	w.poison_sigbus = madvise_hwpoison_signals_caller();
 	w.unmapped = 1;
 	w.sigbus = 1;
 	w.cache_kept = shmem;
@@ -375,6 +434,18 @@ static void hard_case(enum pl_mem mem, int p)
 	int ku, kr;
 	pid_t pid;
 
+	if (pl_pin_refusal(mem, k->method, k->flags)) {
+		int mfd = open("/dev/mockdma", O_RDWR);
+
+		if (mfd < 0)
+			ksft_exit_fail_msg("/dev/mockdma: %s\n", strerror(errno));
+		pl_refused_case(mfd, mem, k->method, k->flags, "hwpoison %s %s",
+				mname, k->name);
+		close(mfd);
+		printf("# MATRIX table=hazards id=H6 hazard=memfail case=hwpoison-%s-%s | outcome=REFUSED (EFAULT)\n",
+		       mname, k->name);
+		return;
+	}
 	ok = !pl_buf_setup(&buf, mem) && !pipe(pfd);
 	if (!ok) {
 		ksft_test_result_fail("hwpoison %s %s: set-up\n", mname, k->name);
@@ -409,6 +480,9 @@ static void hard_case(enum pl_mem mem, int p)
 		close(kr);
 	pl_buf_teardown(&buf);
 
+	ksft_print_msg("[INFO] hwpoison %s %s: madvise raised %s%s\n", mname,
+		       k->name, code_name(r.poison_code),
+		       r.poison_code && !r.poison_at_addr ? " (elsewhere)" : "");
 	ksft_print_msg("[INFO] hwpoison %s %s: child %s, madvise %s, hwpoison %d, child's pte %s, touch: %s%s, device wrote the other pages %d, unpin %s; log \"Unknown page state\" %zu \"still referenced\" %zu; pins +%ld/-%ld, pages_pinned %ld\n",
 		       mname, k->name,
 		       WIFEXITED(status) ? "exited" : "killed",
@@ -442,6 +516,8 @@ static void hard_case(enum pl_mem mem, int p)
 	       v.resident ? ", folio still cached)" : ", dropped from the cache)");
 
 	ok = ok && r.madvise_ret == w.madvise_ret && r.hwpoison &&
+	     (w.poison_sigbus ? r.poison_code == BUS_MCEERR_AR &&
+				r.poison_at_addr : !r.poison_code) &&
 	     !!r.pfn_after == !w.unmapped &&
 	     (r.pfn_after ? r.pfn_after == r.pfn0 : 1) &&
 	     (w.sigbus ? r.touch_code == BUS_MCEERR_AR && r.touch_at_addr :
@@ -461,9 +537,10 @@ static void hard_case(enum pl_mem mem, int p)
 				     !v.fresh_code && v.fresh_pfn &&
 				     v.fresh_pfn != r.pfn0) &&
 		     v.fsync_ret == w.fsync_ret;
-	ksft_test_result(ok, "hwpoison %s %s: madvise %s, %s, touch %s%s\n",
+	ksft_test_result(ok, "hwpoison %s %s: madvise %s%s, %s, touch %s%s\n",
 			 mname, k->name,
 			 w.madvise_ret ? pl_errno_name(-w.madvise_ret) : "0",
+			 w.poison_sigbus ? " with SIGBUS BUS_MCEERR_AR" : "",
 			 w.unmapped ? "unmapped" : "still mapped",
 			 w.sigbus ? "SIGBUS BUS_MCEERR_AR" : "reads it",
 			 !has_cache ? "" : w.cache_kept ?

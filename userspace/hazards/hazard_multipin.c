@@ -330,6 +330,69 @@ static void run_round(const struct round *rd, struct io_uring *ring)
 	pl_buf_teardown(&buf);
 }
 
+/*
+ * 6.12 (stock612): the three long-term write pins of the ext4 file are
+ * refused with EFAULT (pinlab.h, writable_file_mapping_allowed()), and so
+ * is io_uring_register_buffers(): 6.12's io_pin_pages() asks
+ * pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM), which GUP refuses
+ * before the registration looks at the vma.  Its fast path may grab the
+ * first mapped folio and put it back when gup_fast_folio_allowed()
+ * rejects it (at most one pin acquired and released, nothing held); the
+ * slow path's check_vma_flags() refuses before taking a page.  No second
+ * long-term pinner exists, so there is no "first unpinner" to race: the
+ * rounds are not run.  What stays open: G, the legacy GUP pin, is
+ * granted; its device write reaches the disk through its dirtying unpin.
+ */
+static void run_refused(int *fds, struct io_uring *ring)
+{
+	const __u32 lt_w = MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE;
+	struct iovec iov;
+	struct pl_pins c0, c1;
+	__u32 hg = 0, seq = 0;
+	int i, ok, refused = 1, ret;
+	size_t n = 0;
+
+	if (pl_buf_setup(&buf, PL_MEM_EXT4_SHARED))
+		ksft_exit_fail_msg("ext4 file set-up\n");
+	ok = !pl_fsync(buf.fd) &&
+	     !pl_pin(fds[GUPPIN], buf.addr, buf.len, MOCKDMA_METHOD_GUP,
+		     MOCKDMA_PIN_WRITE, &hg);
+	for (i = 0; ok && i < NLT; i++)
+		refused &= pl_check_refused(fds[i], &buf,
+					    MOCKDMA_METHOD_PIN_FAST, lt_w);
+	matrix("refused", "long-term", refused ? "REFUSED (EFAULT)" : "PINNED");
+	ksft_test_result(ok && refused,
+			 "three long-term write pins of one ext4 file beside a GUP pin: REFUSED (EFAULT)\n");
+
+	iov.iov_base = buf.addr;
+	iov.iov_len = buf.len;
+	c0 = pl_pins_now();
+	ret = io_uring_register_buffers(ring, &iov, 1);
+	if (!ret)
+		io_uring_unregister_buffers(ring);
+	c1 = pl_pins_now();
+	ksft_print_msg("[INFO] io_uring register %s, pins +%ld/-%ld\n",
+		       ret ? pl_errno_name(-ret) : "ok", c1.acq - c0.acq,
+		       c1.rel - c0.rel);
+	matrix("refused", "io_uring", ret ? pl_errno_name(-ret) : "REGISTERED");
+	ksft_test_result(ok && ret == -EFAULT && c1.acq - c0.acq <= 1 &&
+			 c1.acq - c0.acq == c1.rel - c0.rel,
+			 "io_uring registration of the file: EFAULT from GUP, no pin held\n");
+
+	ok = ok && !pl_dma_write(fds[GUPPIN], hg, 0, buf.len, 0, &seq) &&
+	     pl_device_wrote(&buf, hg, seq);
+	if (hg && pl_unpin(fds[GUPPIN], hg, MOCKDMA_UNPIN_DIRTY))
+		ok = 0;
+	ok = ok && !pl_fsync(buf.fd);
+	if (ok)
+		n = pl_disk_stamped(&buf, hg, seq);
+	matrix("refused", "disk", n == NP ? "OK (G's stamps)" : "STALE");
+	ksft_test_result(ok && n == NP,
+			 "the legacy GUP pin is granted and its stamps reach the disk (%zu/%d)\n",
+			 n, NP);
+	pl_buf_teardown(&buf);
+}
+
 int main(void)
 {
 	struct io_uring ring;
@@ -343,11 +406,20 @@ int main(void)
 			ksft_exit_fail_msg("open /dev/mockdma: %s\n",
 					   strerror(errno));
 	}
-	/* Five verdicts a round, four in the concurrent one. */
-	ksft_set_plan(NROUNDS * 4 + (NROUNDS - 1));
 	ret = io_uring_queue_init(2, &ring, 0);
 	if (ret)
 		ksft_exit_fail_msg("io_uring_queue_init: %s\n", strerror(-ret));
+	if (pl_pin_refusal(PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN_FAST,
+			   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)) {
+		ksft_set_plan(3);
+		run_refused(fds, &ring);
+		io_uring_queue_exit(&ring);
+		for (i = 0; i < NPIN; i++)
+			close(fds[i]);
+		ksft_finished();
+	}
+	/* Five verdicts a round, four in the concurrent one. */
+	ksft_set_plan(NROUNDS * 4 + (NROUNDS - 1));
 	/*
 	 * Stagger the fds' cyclic handle ids (each starts at 1): fd i burns i
 	 * ids with a one-page legacy-GUP pin of scratch memory (not FOLL_PIN,

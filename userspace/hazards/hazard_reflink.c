@@ -39,6 +39,10 @@
  * pin the kernel can see: cloned and corrupted as on stock.  (v1
  * re-dirtied the pinned folios at writeback end, so B was CORRUPTED while
  * A was still pinned.)
+ * 6.12 (stock612): the long-term write pin of the xfs file is refused with
+ * EFAULT (pinlab.h, writable_file_mapping_allowed()), so no device writes
+ * over the shared extent through it; legacy GUP is granted and corrupts
+ * the clone as on stock (the reflink and writeback paths are unchanged).
  */
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -123,6 +127,17 @@ static void run_case(int mfd, enum clone cl, unsigned int p, int dirty)
 
 	if (!a || !b)
 		ksft_exit_fail_msg("out of memory\n");
+	if (pl_refused_case(mfd, PL_MEM_XFS_SHARED, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s unpin-%s",
+			    clone_name[cl], pl_pin_kinds[p].name,
+			    dirty ? "dirty" : "clean")) {
+		printf("# MATRIX table=hazards id=H1 hazard=reflink case=%s-%s-unpin-%s | outcome=REFUSED (EFAULT)\n",
+		       clone_name[cl], pl_pin_kinds[p].name,
+		       dirty ? "dirty" : "clean");
+		free(a);
+		free(b);
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, PL_MEM_XFS_SHARED, mfd,
 				pl_pin_kinds[p].method, pl_pin_kinds[p].flags,
 				&h)) {

@@ -726,9 +726,9 @@ int main(void)
 	atexit(teardown);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	/* Modules on stock; built in on base and patched. */
+	/* Modules on Debian's kernels; built in on base and patched. */
 	pl_need_module("btrfs", "/sys/fs/btrfs");
-	if (pl_kernel() == PL_KERNEL_STOCK)
+	if (pl_kernel_debian())
 		pl_need_module("dm_integrity", "/sys/module/dm_integrity");
 	for (l = 0; l < NR_LAYERS; l++) {
 		int ret = layer_setup(l);

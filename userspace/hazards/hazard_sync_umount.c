@@ -51,6 +51,9 @@
  * each wrote the range, the read-only remount left 512 folios dirty on a
  * read-only filesystem and sync(2) wrote them onto it: WRITES ON RO.)
  * umount and the mapped remount are
+ * 6.12 (stock612): the long-term write pin is refused with EFAULT
+ * (pinlab.h, writable_file_mapping_allowed()); every call's case asserts
+ * the refusal.
  * EBUSY on every kernel; every call returned in milliseconds.
  */
 #include <fcntl.h>
@@ -305,6 +308,19 @@ static void run_fs(int mfd, int i)
 	enum call c;
 	int p;
 
+	/* 6.12: no long-term write pin to sync around (pinlab.h). */
+	if (pl_pin_refusal(mem, MOCKDMA_METHOD_PIN_FAST,
+			   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)) {
+		for (c = 0; c < NR_CALLS; c++) {
+			pl_refused_case(mfd, mem, MOCKDMA_METHOD_PIN_FAST,
+					MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE,
+					"%s %s with a write pin", f->name,
+					call_name[c]);
+			printf("# MATRIX table=hazards id=H11 hazard=sync-umount case=%s-%s | outcome=REFUSED (EFAULT)\n",
+			       f->name, call_name[c]);
+		}
+		return;
+	}
 	memset(res, 0, sizeof(res));
 	pfns = calloc(NP, sizeof(*pfns));
 	if (!pfns)

@@ -4,6 +4,10 @@
  * Leon Romanovsky's objection in the 2018 thread: keep pinned pages dirty
  * to make fsync see the device, and writeback runs non-stop.
  *
+ * On 6.12 (stock612) that pin is refused with EFAULT (pinlab.h,
+ * writable_file_mapping_allowed()): each case asserts the refusal; there
+ * is no write pin to keep dirty.
+ *
  * Per case, on ext4: a MAP_SHARED file of S bytes, long-term pinned for
  * write, cleaned by fsync; the device writes one 4 KiB page; then the
  * block device's written sectors (/sys/dev/block/M:m/stat) are counted
@@ -118,6 +122,13 @@ static void run_case(int mfd, size_t size)
 	struct pl_buf buf;
 	__u32 h, seq = 0;
 
+	if (pl_refused_case(mfd, PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN_FAST,
+			    MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE,
+			    "%zu MiB", size / MIB)) {
+		printf("# MATRIX table=hazards id=H4 hazard=writeback-volume case=idle-%zuMiB | outcome=REFUSED (EFAULT)\n",
+		       size / MIB);
+		return;
+	}
 	if (pl_buf_setup_len(&buf, PL_MEM_EXT4_SHARED, size) ||
 	    pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN_FAST,
 		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {

@@ -229,10 +229,97 @@ int pl_pin(int fd, void *addr, size_t len, __u32 method, __u32 flags,
 		.addr = (unsigned long)addr, .length = len,
 		.method = method, .flags = flags,
 	};
-	int ret = pl_ioctl(fd, MOCKDMA_IOC_PIN, &pin);
+	int ret;
 
+	/* The mutation: every long-term pin asked for becomes short-term. */
+	if (pl_mutated("longterm-dropped"))
+		pin.flags &= ~MOCKDMA_PIN_LONGTERM;
+	ret = pl_ioctl(fd, MOCKDMA_IOC_PIN, &pin);
 	if (!ret && handle)
 		*handle = pin.handle;
+	return ret;
+}
+
+int pl_pin_refusal(enum pl_mem mem, __u32 method, __u32 flags)
+{
+	const __u32 lt_w = MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE;
+
+	if (!pl_kernel_refuses_longterm_file_write() ||
+	    (flags & lt_w) != lt_w ||
+	    (mem != PL_MEM_EXT4_SHARED && mem != PL_MEM_XFS_SHARED))
+		return 0;
+	/* mockdma itself refuses the other methods with FOLL_LONGTERM. */
+	if (method != MOCKDMA_METHOD_PIN_FAST && method != MOCKDMA_METHOD_PIN)
+		return 0;
+	return EFAULT;
+}
+
+int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags)
+{
+	int want = pl_pin_refusal(buf->mem, method, flags);
+	__u32 h;
+	int ret;
+
+	ret = pl_pin(fd, buf->addr, buf->len, method, flags, &h);
+	if (!ret)
+		pl_unpin(fd, h, 0);
+	if (-ret != want) {
+		ksft_print_msg("%s: %s pin flags %#x returned %s, this kernel's rule says %s\n",
+			       pl_mem_name(buf->mem),
+			       method == MOCKDMA_METHOD_PIN ? "pin" : "pin_fast",
+			       flags, ret ? pl_errno_name(-ret) : "pinned",
+			       want ? pl_errno_name(want) : "pinned");
+		return 0;
+	}
+	return 1;
+}
+
+int pl_refusal_checked(int fd, enum pl_mem mem, __u32 method, __u32 flags,
+		       const char *name)
+{
+	int want = pl_pin_refusal(mem, method, flags), ok;
+	struct pl_buf buf;
+
+	if (!want)
+		return -1;
+	ok = !pl_buf_setup(&buf, mem);
+	if (ok) {
+		ok = pl_check_refused(fd, &buf, method, flags);
+		pl_buf_teardown(&buf);
+	}
+	ksft_print_msg("[INFO] %s: the long-term write pin is refused (%s): nothing to write behind the filesystem's back\n",
+		       name, pl_errno_name(want));
+	return ok;
+}
+
+__u32 pl_device_write_flags(enum pl_mem mem, __u32 method)
+{
+	__u32 lt_w = MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE;
+
+	return pl_pin_refusal(mem, method, lt_w) ? MOCKDMA_PIN_WRITE : lt_w;
+}
+
+int pl_buf_setup_device_pin(struct pl_buf *buf, enum pl_mem mem, int fd,
+			    __u32 method, __u32 *handle)
+{
+	__u32 lt_w = MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE;
+	int ret = pl_buf_setup(buf, mem);
+
+	if (ret)
+		return ret;
+	if (pl_pin_refusal(mem, method, lt_w)) {
+		if (!pl_check_refused(fd, buf, method, lt_w)) {
+			pl_buf_teardown(buf);
+			return -EPROTO;
+		}
+		ksft_print_msg("[INFO] %s: long-term write pin refused (%s) as on 6.5+; the device works on a short-term FOLL_PIN\n",
+			       pl_mem_name(mem),
+			       pl_errno_name(pl_pin_refusal(mem, method, lt_w)));
+	}
+	ret = pl_pin(fd, buf->addr, buf->len, method,
+		     pl_device_write_flags(mem, method), handle);
+	if (ret)
+		pl_buf_teardown(buf);
 	return ret;
 }
 
@@ -578,12 +665,13 @@ int pl_write_file(const char *path, const char *val)
 /*
  * From the release string, which no test can change (a sysctl can be
  * flipped by a test and left so): ci/build-kernel.sh names its builds
- * 6.1.N-pinlab-base and 6.1.N-pinlab-patched; anything else is a stock
- * (distribution) kernel.
+ * 6.1.N-pinlab-base and 6.1.N-pinlab-patched; Debian's 6.12 from
+ * bookworm-backports is 6.12.N+debV-amd64 (stock612); anything else is the
+ * stock 6.1 (distribution) kernel.
  */
 enum pl_kernel pl_kernel(void)
 {
-	static const char *const names[] = { "stock", "base", "patched" };
+	static const char *const names[] = { "stock", "base", "patched", "stock612" };
 	static int kernel = -1;
 	struct utsname u;
 	const char *env;
@@ -601,12 +689,24 @@ enum pl_kernel pl_kernel(void)
 	else if (n > strlen("-pinlab-patched") &&
 		 !strcmp(u.release + n - strlen("-pinlab-patched"), "-pinlab-patched"))
 		kernel = PL_KERNEL_PATCHED;
+	else if (!strncmp(u.release, "6.12.", strlen("6.12.")))
+		kernel = PL_KERNEL_STOCK612;
 	/* The harness says which kernel it meant to boot: they must agree. */
 	env = getenv("PINLAB_KERNEL");
 	if (env && strcmp(env, names[kernel]))
 		ksft_exit_fail_msg("booted %s (%s) but the harness expected %s\n",
 				   u.release, names[kernel], env);
 	return kernel;
+}
+
+int pl_kernel_debian(void)
+{
+	return pl_kernel() == PL_KERNEL_STOCK || pl_kernel() == PL_KERNEL_STOCK612;
+}
+
+int pl_kernel_refuses_longterm_file_write(void)
+{
+	return pl_kernel() == PL_KERNEL_STOCK612;
 }
 
 int pl_kernel_patched(void)
@@ -788,11 +888,32 @@ int pl_kpf_census(const void *addr, size_t np, size_t counts[64])
 	return 0;
 }
 
-/* Both switches boot off (lru_gen) and on (dma_pin_lru); put them back so. */
-static void lru_gen_back_off(void)
+/*
+ * lru_gen is put back as it booted (off on 6.1, on in Debian's 6.12:
+ * CONFIG_LRU_GEN_ENABLED), dma_pin_lru back on.
+ */
+static int lru_gen_boot_on;
+
+static void lru_gen_back(void)
 {
-	if (pl_write_file(PL_LRU_GEN, "n"))
-		ksft_print_msg("cannot switch %s back off\n", PL_LRU_GEN);
+	if (pl_write_file(PL_LRU_GEN, lru_gen_boot_on ? "y" : "n"))
+		ksft_print_msg("cannot switch %s back %s\n", PL_LRU_GEN,
+			       lru_gen_boot_on ? "on" : "off");
+}
+
+/* 1 if the multi-gen LRU is on now, 0 off, -errno. */
+static int lru_gen_now(void)
+{
+	char val[32] = "";
+	int fd, ret;
+
+	fd = open(PL_LRU_GEN, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = read(fd, val, sizeof(val) - 1) > 0 ? 0 : -EIO;
+	close(fd);
+	/* a bitmask of the enabled components, 0x0000 when off */
+	return ret ? ret : strtoul(val, NULL, 16) != 0;
 }
 
 static void series_back_on(void)
@@ -813,24 +934,22 @@ int pl_series_switch(int on)
 int pl_lru_gen_switch(int on)
 {
 	static int registered;
-	char val[32] = "";
-	int fd, ret;
+	int ret;
 
-	if (!registered++)
-		atexit(lru_gen_back_off);
+	if (!registered++) {
+		ret = lru_gen_now();
+		if (ret < 0)
+			return ret;
+		lru_gen_boot_on = ret;
+		atexit(lru_gen_back);
+	}
 	ret = pl_write_file(PL_LRU_GEN, on ? "y" : "n");
-
 	if (ret)
 		return ret;
-	fd = open(PL_LRU_GEN, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	ret = read(fd, val, sizeof(val) - 1) > 0 ? 0 : -EIO;
-	close(fd);
-	/* a bitmask of the enabled components, 0x0000 when off */
-	if (!ret && (strtoul(val, NULL, 16) != 0) != on)
+	ret = lru_gen_now();
+	if (ret >= 0 && ret != !!on)
 		ret = -EIO;
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 int pl_lru_drain_all(void)
@@ -1021,7 +1140,7 @@ void pl_need_module(const char *name, const char *present)
 
 	if (!access(present, F_OK))
 		return;
-	if (pl_kernel() != PL_KERNEL_STOCK)
+	if (!pl_kernel_debian())
 		ksft_exit_fail_msg("no %s: this kernel's config lacks %s\n",
 				   present, name);
 	snprintf(log, sizeof(log), "/tmp/pinlab-modprobe-%d.log", getpid());

@@ -201,10 +201,75 @@ int pl_drop_cache_census_pages(struct pl_buf *buf, __u32 handle, __u32 seq,
  * (our build with it).  Fails the program if $PINLAB_KERNEL, set by the
  * harness from the label it booted, disagrees.
  */
-enum pl_kernel { PL_KERNEL_STOCK, PL_KERNEL_BASE, PL_KERNEL_PATCHED };
+enum pl_kernel {
+	PL_KERNEL_STOCK, PL_KERNEL_BASE, PL_KERNEL_PATCHED, PL_KERNEL_STOCK612
+};
 enum pl_kernel pl_kernel(void);
 /* pl_kernel() == PL_KERNEL_PATCHED: the tests' expectations are keyed by this. */
 int pl_kernel_patched(void);
+/* Debian's build (stock, stock612): Debian's config, not pinlab-guest.config. */
+int pl_kernel_debian(void);
+/*
+ * The kernel refuses a long-term writable FOLL_PIN of a MAP_SHARED mapping
+ * that needs dirty tracking (ext4, xfs), with EFAULT.  From 6.5 (stock612):
+ * check_vma_flags() in mm/gup.c returns -EFAULT when
+ * writable_file_mapping_allowed() is false, that is for
+ * FOLL_PIN|FOLL_LONGTERM of a vma_needs_dirty_tracking() vma (mm/vma.c: a
+ * shared writable vma with ->page_mkwrite, or whose filesystem writes
+ * back); pin_user_pages_fast() leaves its fast path first
+ * (gup_fast_folio_allowed()) and the slow path refuses.  Not refused:
+ * short-term FOLL_PIN, legacy FOLL_GET, read-only pins, MAP_PRIVATE (the
+ * COW copy is anonymous), shmem/memfd/hugetlbfs (no writeback).  On 6.1 the
+ * pin succeeds: the problem pinlab reproduces.
+ */
+int pl_kernel_refuses_longterm_file_write(void);
+/*
+ * The errno this kernel refuses a @method pin of @mem with @flags with
+ * (the rule above: EFAULT for a FOLL_PIN method with LONGTERM|WRITE of an
+ * ext4/xfs MAP_SHARED mapping on stock612), 0 where it pins.
+ */
+int pl_pin_refusal(enum pl_mem mem, __u32 method, __u32 flags);
+/*
+ * Pins @buf with @method/@flags and checks the outcome against
+ * pl_pin_refusal() (unpinning what it got): 1 as the rule says, else 0
+ * with a message.
+ */
+int pl_check_refused(int fd, struct pl_buf *buf, __u32 method, __u32 flags);
+/*
+ * A scenario case whose pin this kernel refuses (pl_pin_refusal()): checks
+ * the refusal on a fresh @mem buffer (pl_refusal_checked(): -1 where the
+ * kernel pins, else 1 if it refused as the rule says, 0 if not) and, if
+ * refused, reports the case as "<name>: REFUSED (<errno>)", <name>
+ * printf-formatted from the arguments after @flags; true then.  False,
+ * doing nothing, where the kernel pins: the caller runs the case.  A macro
+ * so that the result counts in the calling program's kselftest.h
+ * counters (they are static to each file).
+ */
+int pl_refusal_checked(int fd, enum pl_mem mem, __u32 method, __u32 flags,
+		       const char *name);
+#define pl_refused_case(fd, mem, method, flags, ...) ({			\
+	char pl_rc_name_[256];							\
+	int pl_rc_ok_;								\
+										\
+	snprintf(pl_rc_name_, sizeof(pl_rc_name_), __VA_ARGS__);		\
+	pl_rc_ok_ = pl_refusal_checked(fd, mem, method, flags, pl_rc_name_);	\
+	if (pl_rc_ok_ >= 0)							\
+		ksft_test_result(pl_rc_ok_, "%s: REFUSED (%s)\n", pl_rc_name_,	\
+				 pl_errno_name(pl_pin_refusal(mem, method, flags))); \
+	pl_rc_ok_ >= 0;								\
+})
+/*
+ * The write pin the device's own tests take of @mem: LONGTERM|WRITE where
+ * the kernel grants it, else a short-term FOLL_WRITE pin (still allowed).
+ */
+__u32 pl_device_write_flags(enum pl_mem mem, __u32 method);
+/*
+ * pl_buf_setup() and a pl_device_write_flags() pin; where the long-term
+ * pin is refused, first checks the refusal (pl_check_refused(); -EPROTO if
+ * the kernel did otherwise).  0 or -errno, the buffer torn down on error.
+ */
+int pl_buf_setup_device_pin(struct pl_buf *buf, enum pl_mem mem, int fd,
+			    __u32 method, __u32 *handle);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
 

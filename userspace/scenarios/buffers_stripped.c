@@ -27,6 +27,12 @@
  * A clean unpin loses the device's bytes in every combination (nothing
  * dirties the page: see dma_durability), and warns nowhere.
  *
+ * On 6.12 (stock612) the long-term write pin of these ext4/xfs MAP_SHARED
+ * mappings is refused with EFAULT (pinlab.h, writable_file_mapping_allowed()):
+ * the long-term cases assert the refusal; legacy GUP is still granted and
+ * gives the 6.1 outcomes (writeback and page reclaim ignore pins in 6.12
+ * as in 6.1).
+ *
  * With the series a long-term pinned folio is on the unevictable LRU, and
  * MADV_PAGEOUT puts unevictable folios straight back: buffers kept, as for
  * any FOLL_PIN pin, so the outcomes are stock's.  Legacy GUP is unchanged.
@@ -74,6 +80,15 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int dirty)
 	int want_lost = !dirty || want_stripped;
 	int want_warned = ext4 && gup && dirty;
 
+	if (pl_refused_case(fd, mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s unpin-%s",
+			    pl_mem_name(mem), pl_pin_kinds[p].name,
+			    dirty ? "dirty" : "clean")) {
+		printf("# MATRIX table=buffers_stripped fs=%s pin=%s unpin=%s | buffers_after_pageout=- outcome=REFUSED (EFAULT)\n",
+		       pl_mem_name(mem), pl_pin_kinds[p].name,
+		       dirty ? "dirty" : "clean");
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,
 				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s: setup\n", pl_mem_name(mem),

@@ -27,12 +27,16 @@
  * the assertion is exact per page: a page on disk after a dirtying unpin is
  * exactly a page that kept its buffers.
  *
+ * On 6.12 (stock612) the long-term write pins are refused with EFAULT
+ * (pinlab.h): those cases assert the refusal; legacy GUP as on 6.1.
+ *
  * With the series, long-term pinned folios are on the unevictable LRU,
  * which is no list: reclaim never considers them, no injection fires, and
  * the pages hold the bytes they had (nothing written, nothing lost).
  *
  * The long-term pin with a dirtying unpin runs again with the multi-gen LRU
- * switched on (/sys/kernel/mm/lru_gen/enabled; both kernels build
+ * switched on (/sys/kernel/mm/lru_gen/enabled; the classic cases switch
+ * it off first, Debian's 6.12 boots with it on; both 6.1 kernels build
  * CONFIG_LRU_GEN but leave it off): MGLRU's evict_folios() also hands every
  * folio it isolates to shrink_folio_list() and so to folio_referenced(), so
  * the expectations are the same but for how many pinned folios the stock
@@ -95,6 +99,15 @@ static void run_case(int fd, enum pl_mem mem, const char *hog,
 	int ok = 1, kept_pfns, fired_ok;
 	__u32 h, seq = 0;
 
+	if (pl_refused_case(fd, mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s %s unpin-%s",
+			    lru_impl, pl_mem_name(mem), pl_pin_kinds[p].name,
+			    dirty ? "dirty" : "clean")) {
+		printf("# MATRIX table=reclaim lru=%s fs=%s pin=%s unpin=%s | scanned_by_reclaim=- on_lru_after=- stale_while_pinned=- final=REFUSED (EFAULT) pgscan=- pgsteal=-\n",
+		       lru_impl, pl_mem_name(mem), pl_pin_kinds[p].name,
+		       dirty ? "dirty" : "clean");
+		return;
+	}
 	if (pl_memcg_enter(&cg, "pinlab-reclaim", MEMCG_MAX)) {
 		ksft_test_result_fail("%s %s %s: cannot create the memory cgroup\n",
 				      lru_impl, pl_mem_name(mem),
@@ -223,8 +236,8 @@ static void shrinker_case(int fd, enum pl_mem mem)
 	size_t np;
 	int ok = 1;
 
-	if (pl_buf_setup_pinned(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST,
-				MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+	/* the injection point on trial: a short-term pin where refused */
+	if (pl_buf_setup_device_pin(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST, &h)) {
 		ksft_test_result_fail("%s shrinker: setup\n", pl_mem_name(mem));
 		return;
 	}
@@ -257,6 +270,9 @@ int main(void)
 	/* One hog file per file system, written outside the cgroup. */
 	snprintf(hog[0], sizeof(hog[0]), "%s/pinlab-hog", ext4 ? ext4 : "/mnt/ext4");
 	snprintf(hog[1], sizeof(hog[1]), "%s/pinlab-hog", xfs ? xfs : "/mnt/xfs");
+	/* Debian's 6.12 boots with MGLRU on (CONFIG_LRU_GEN_ENABLED=y). */
+	if (!access(PL_LRU_GEN, F_OK) && pl_lru_gen_switch(0))
+		ksft_exit_fail_msg("cannot switch %s off\n", PL_LRU_GEN);
 	for (m = 0; m < ARRAY_SIZE(mems); m++) {
 		const char *const args[] = { hog[m], HOG_MIB, "0", NULL };
 

@@ -32,6 +32,12 @@
  * legacy GUP) marks the pages dirty again, and a clean unpin loses it.
  * Legacy GUP behaves the same here: writeback does not look at pins.
  *
+ * On 6.12 (stock612) the long-term write pin of these ext4/xfs MAP_SHARED
+ * mappings is refused with EFAULT (pinlab.h, writable_file_mapping_allowed()):
+ * the long-term cases assert the refusal; legacy GUP is still granted and
+ * gives the 6.1 outcomes (writeback and page reclaim ignore pins in 6.12
+ * as in 6.1).
+ *
  * The same on every kernel: the series (v2) does not touch writeback (v1
  * re-dirtied write-pinned folios at writeback end; patches/DESIGN.md says
  * why that was withdrawn).
@@ -80,6 +86,15 @@ static void run_case(int fd, enum pl_mem mem, int p, int dirty,
 	size_t np;
 	int ok = 1;
 
+	if (pl_refused_case(fd, mem, pl_pin_kinds[p].method,
+			    pl_pin_kinds[p].flags, "%s %s %s unpin-%s",
+			    scenario_name[sc], pl_mem_name(mem),
+			    pl_pin_kinds[p].name, dirty ? "dirty" : "clean")) {
+		printf("# MATRIX table=wb_window scenario=%s fs=%s pin=%s unpin=%s | while_pinned=REFUSED (EFAULT) final=- injections=0\n",
+		       scenario_name[sc], pl_mem_name(mem),
+		       pl_pin_kinds[p].name, dirty ? "dirty" : "clean");
+		return;
+	}
 	if (pl_buf_setup_pinned(&buf, mem, fd, pl_pin_kinds[p].method,
 				pl_pin_kinds[p].flags, &h)) {
 		ksft_test_result_fail("%s %s %s %s: setup\n", scenario_name[sc],

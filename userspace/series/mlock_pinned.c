@@ -55,6 +55,9 @@ static void run(int fd, enum pl_mem mem, int patched)
 	int ok = 1;
 	__u32 h;
 
+	if (pl_refused_case(fd, mem, MOCKDMA_METHOD_PIN_FAST,
+			    MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, "%s", name))
+		return;
 	if (pl_buf_setup_pinned(&buf, mem, fd, MOCKDMA_METHOD_PIN_FAST,
 				MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
 		ksft_test_result_fail("%s: setup\n", name);

@@ -91,6 +91,9 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, int parks,
 	int ok = 1;
 	__u32 h;
 
+	if (pl_refused_case(fd, mem, pins[p].method, pins[p].flags, "%s %s",
+			    pl_mem_name(mem), pins[p].name))
+		return;
 	off0 = offlru();
 	if (pl_buf_setup_pinned(&buf, mem, fd, pins[p].method,
 				pins[p].flags, &h)) {
@@ -147,6 +150,10 @@ static void lru_gen_flip_case(int fd, int patched, int on_at_pin)
 	int ok;
 	__u32 h;
 
+	if (pl_refused_case(fd, PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN_FAST,
+			    MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE,
+			    "lru_gen %s", name))
+		return;
 	if (pl_lru_gen_switch(on_at_pin) ||
 	    pl_buf_setup_pinned(&buf, PL_MEM_EXT4_SHARED, fd,
 				MOCKDMA_METHOD_PIN_FAST,
