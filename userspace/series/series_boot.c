@@ -101,29 +101,33 @@ static long present_sections(void)
 		      start / PAGES_PER_SECTION);
 }
 
-static int cmdline_has(const char *word)
+/* A small /proc file into @buf, NUL-terminated; its length, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	char buf[4096] = "";
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
 
 	if (fd >= 0)
 		close(fd);
-	if (n <= 0)
+	buf[n > 0 ? n : 0] = 0;
+	return n > 0 ? n : -1;
+}
+
+static int cmdline_has(const char *word)
+{
+	char buf[4096];
+
+	if (read_small("/proc/cmdline", buf, sizeof(buf)) < 0)
 		ksft_exit_fail_msg("/proc/cmdline unreadable\n");
-	buf[n] = 0;
 	return strstr(buf, word) != NULL;
 }
 
 static int switch_value(void)
 {
-	char buf[16] = "";
-	int fd = open(PL_SERIES_SWITCH, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	char buf[16];
 
-	if (fd >= 0)
-		close(fd);
-	return n > 0 ? atoi(buf) : -1;
+	return read_small(PL_SERIES_SWITCH, buf, sizeof(buf)) < 0 ? -1 :
+	       atoi(buf);
 }
 
 /* A long-term write pin of NP ext4 pages: marked and on-LRU-list counts. */
