@@ -7,7 +7,8 @@
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
 # (stock, base or patched), MUTATE (ci/mutations; empty for none),
-# BENCH ("full" under make bench: the benchmarks' full runs),
+# BENCH ("full" under make bench: the benchmarks' full runs), STRESS and
+# FUZZ_SEED (make stress: the long fuzz, more kill_unload rounds),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
 # MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
@@ -79,6 +80,8 @@ TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
 KLABEL='${KLABEL:-stock}'
 MUTATE='${MUTATE:-}'
 BENCH='${BENCH:-}'
+STRESS='${STRESS:-}'
+FUZZ_SEED='${FUZZ_SEED:-}'
 MM_SELFTESTS='${MM_SELFTESTS:-}'
 KCONFIG='$kconfig'
 EOT

@@ -118,6 +118,7 @@ static const char * const mockdma_mutation_names[MOCKDMA_MUT_COUNT] = {
 	[MOCKDMA_MUT_INFO_STALE] = "info-stale",
 	[MOCKDMA_MUT_IRQS_OFF_NO_DIRTY] = "irqs-off-no-dirty",
 	[MOCKDMA_MUT_STRAY_ERRNO] = "stray-errno",
+	[MOCKDMA_MUT_EXIT_LEAK] = "exit-leaks-handle",
 };
 
 static int mockdma_dbg_mutate_show(struct seq_file *m, void *unused)

@@ -134,6 +134,8 @@ enum mockdma_mutation {
 	MOCKDMA_MUT_IRQS_OFF_NO_DIRTY,
 	/* an unknown handle gives -ESRCH, an errno no verb documents */
 	MOCKDMA_MUT_STRAY_ERRNO,
+	/* the release of an exiting task's fd leaks each handle it retires */
+	MOCKDMA_MUT_EXIT_LEAK,
 	MOCKDMA_MUT_COUNT
 };
 

@@ -393,6 +393,9 @@ void mockdma_handle_retire(struct mockdma_handle *h,
 	mockdma_inject_retired();
 
 	WRITE_ONCE(h->release_mode, mode);
+	/* The mutation: the table's reference is lost on the exit path. */
+	if (mockdma_mutated(MOCKDMA_MUT_EXIT_LEAK) && (current->flags & PF_EXITING))
+		return;
 	mockdma_handle_put(h);
 }
 
