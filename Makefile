@@ -10,12 +10,14 @@
 #   make mutate                     (every verdict can fail: ci/mutations)
 #   make check MUTATE=skip-fsync    (one mutation, by hand)
 #   make bench KERNELS="stock base" (the benchmarks, their plots and goals)
+#   make stress                     (the suite on the KASAN/lockdep/kmemleak
+#                                    build of the patched kernel, long fuzz)
 #   make compare A=results/<run> B=results/<run>   (what differs)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED
 
-.PHONY: all run check bench compare shell mutate driver userspace dkms clean
+.PHONY: all run check bench stress compare shell mutate driver userspace dkms clean
 
 all: driver userspace
 
@@ -30,6 +32,9 @@ shell:
 
 bench:
 	bash ci/pinlab.sh bench
+
+stress:
+	bash ci/pinlab.sh stress
 
 # The cells, goal lines and figures that differ between two result
 # directories (results/<run> or a run's name under results/).

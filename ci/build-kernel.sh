@@ -1,13 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh [patched|base]: build a guest kernel from Debian's
+# build-kernel.sh [patched|base|debug]: build a guest kernel from Debian's
 # linux-source-6.1 (the tree ci/fetch-kernel.sh unpacks, $KSRC) for a PVH
 # boot of its ELF vmlinux:
 #   patched  patches/series applied; ci/kernel/pinlab-guest.config +
 #            ci/kernel/series.config (the series' own option)
 #   base     the same source and pinlab-guest.config, no series: the
 #            same-config baseline, so base vs patched is the series alone
+#   debug    patched + ci/kernel/debug.config (KASAN, lockdep, kmemleak,
+#            KFENCE, DEBUG_VM_PGFLAGS): the kernel of `make stress`.  Its
+#            release string is patched's (the programs' expectations are
+#            the series'); the cache key and /proc/config tell them apart
 # The two have distinct release strings (6.1.N-pinlab-base,
 # 6.1.N-pinlab-patched): a run can tell from `uname -r` what it booted.
 #
@@ -35,8 +39,8 @@ set -euo pipefail
 
 flavour=${1:-patched}
 case $flavour in
-patched|base) ;;
-*) die "build-kernel.sh: unknown flavour '$flavour' (patched|base)" ;;
+patched|base|debug) ;;
+*) die "build-kernel.sh: unknown flavour '$flavour' (patched|base|debug)" ;;
 esac
 
 need_pkgs build-essential gcc-12 make bc flex bison libelf-dev libssl-dev \
@@ -48,12 +52,16 @@ fi
 [ -e "$KSRC/.done" ] || die "no unpacked linux-source in $KSRC"
 srcname=$(basename "$KSRC")
 fragments=("$PINLAB_ROOT/ci/kernel/pinlab-guest.config")
-[ "$flavour" = patched ] && fragments+=("$PINLAB_ROOT/ci/kernel/series.config")
+[ "$flavour" = base ] || fragments+=("$PINLAB_ROOT/ci/kernel/series.config")
+[ "$flavour" = debug ] && fragments+=("$PINLAB_ROOT/ci/kernel/debug.config")
+# The release string names the source and whether the series is in it.
+release_suffix=-$flavour
+[ "$flavour" = debug ] && release_suffix=-patched
 pdir=$PINLAB_ROOT/patches
 
 # The series, in order: comments and blank lines dropped.
 patches=()
-if [ "$flavour" = patched ] && [ -e "$pdir/series" ]; then
+if [ "$flavour" != base ] && [ -e "$pdir/series" ]; then
 	while read -r p _; do
 		[ -n "$p" ] && patches+=("$p")
 	done < <(sed -e 's/#.*//' "$pdir/series")
@@ -85,7 +93,7 @@ flock 9
 export CCACHE_DIR=$PINLAB_CACHE/ccache CCACHE_BASEDIR=$dir CCACHE_NOHASHDIR=1
 kmake() {
 	make -C "$tree" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" \
-		LOCALVERSION="-$flavour" \
+		LOCALVERSION="$release_suffix" \
 		KBUILD_BUILD_USER=pinlab KBUILD_BUILD_HOST=pinlab "$@"
 }
 

@@ -19,6 +19,13 @@
 #          bench.md, the plots (gnuplot) and one line per goal
 #          (ci/report.py bench).  The patched kernel boots with
 #          ci/kernel/series.cmdline (dma_pin_lru=on), as in check.
+#   stress the debug build of the patched kernel (ci/build-kernel.sh debug:
+#          KASAN, lockdep, kmemleak, KFENCE, DEBUG_VM_PGFLAGS), booted once
+#          with the series on: every program of check but the second-boot
+#          ones (MOVABLE_TESTS), ioctl_fuzz long (100,000 calls),
+#          kill_unload five times over, a kmemleak scan at the end; KTAP,
+#          then one line of counts (ci/report.py stress); exit 1 on any
+#          failure, splat or leak.  Its results are patched+debug.
 #
 # Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
 # linux-source-6.1 built with ci/kernel/pinlab-guest.config and no series,
@@ -39,14 +46,20 @@ set -euo pipefail
 mode=${1:-check}
 if [ "$mode" = shell ]; then
 	kernels=${KERNEL:-stock}
-	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base or patched"
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base, patched or debug"
+elif [ "$mode" = stress ]; then
+	kernels=debug
 else
 	kernels=${KERNELS:-stock base patched}
 fi
 for k in $kernels; do
 	case $k in
 	stock|stock612|base|patched) ;;
-	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched)" ;;
+	debug) case $mode in
+		stress|shell) ;;
+		*) die "the debug kernel is make stress's (and make shell KERNEL=debug)" ;;
+		esac ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched; KERNEL=debug for make shell)" ;;
 	esac
 done
 if [ -n "${MUTATE:-}" ]; then
@@ -143,7 +156,7 @@ export MM_SELFTESTS
 # copy of driver/ under its run directory.  A kernel that cannot be had is
 # a failed host check, and is not booted.
 declare -A KV
-for flavour in stock612 base patched; do
+for flavour in stock612 base patched debug; do
 	has_kernel $flavour || continue
 	if [ $flavour = stock612 ]; then
 		how="ci/fetch-kernel.sh $flavour" what=fetches
@@ -201,13 +214,18 @@ fi
 case $mode in
 check) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
 run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
+stress) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)}
+	# Under KASAN and lockdep in TCG a program takes several times as
+	# long as on patched; the long fuzz alone some minutes.
+	export STRESS=1 TEST_TIMEOUT=${TEST_TIMEOUT:-2400} \
+		VM_TIMEOUT=${VM_TIMEOUT:-7200} ;;
 bench) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-bench)}
 	# A full pin_bench takes 6 min on stock on the loaded 2-core
 	# machine, twice that where gup_test runs too.
 	export BENCH=full TEST_TIMEOUT=${TEST_TIMEOUT:-2400} \
 		VM_TIMEOUT=${VM_TIMEOUT:-5400} ;;
 shell) TESTS= ;;
-*) die "unknown mode $mode (check|run|bench|shell)" ;;
+*) die "unknown mode $mode (check|run|bench|stress|shell)" ;;
 esac
 # Programs that need a boot of their own (userspace/Makefile
 # MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
@@ -216,6 +234,12 @@ movable_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-movable | tr '\n' ' ') 
 off_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-series-off | tr '\n' ' ') "
 main_tests= movable_tests= off_tests=
 for t in $TESTS; do
+	# make stress boots once: no second-boot programs.
+	if [ "$mode" = stress ]; then
+		case $movable_all in *" $t "*) continue ;; esac
+		main_tests+=" $t"
+		continue
+	fi
 	case $off_all in *" $t "*) off_tests+=" $t" ;; esac
 	case $movable_all in
 	*" $t "*) movable_tests+=" $t" ;;
@@ -226,23 +250,27 @@ export TESTS
 
 [ -e "$MOCKDMA_KO" ] || die "driver/mockdma.ko did not build (see $host)"
 
-# boot LABEL MODE [PROFILE]: one VM on that kernel, results in
-# $out/LABEL (or $out/LABEL+PROFILE, booted with $VM_APPEND).
+# boot KERNEL MODE [PROFILE]: one VM on that kernel, results in
+# $out/KERNEL (or $out/KERNEL+PROFILE, booted with $VM_APPEND).  The debug
+# build is the patched kernel's: its programs and results are patched's,
+# in $out/patched+debug.
 boot() {
-	local dir=$out/$1${3:++$3} append=${VM_APPEND:-}
+	local k=$1 label=$1 profile=${3:-} append=${VM_APPEND:-}
+	[ "$k" = debug ] && label=patched profile=debug
+	local dir=$out/$label${profile:++$profile}
 	# The series is off unless booted with its parameter (page_ext is
 	# sized at boot): ci/kernel/series.cmdline, beside its config.
-	if [ "$1" = patched ] && [ "${3:-}" != off ]; then
+	if [ "$label" = patched ] && [ "$profile" != off ]; then
 		append+=" $(grep -v '^#' "$PINLAB_ROOT/ci/kernel/series.cmdline" | tr '\n' ' ')"
 	fi
-	if [ "$1" != stock ]; then
-		KVER=${KV[$1.KVER]} KIMAGE=${KV[$1.KIMAGE]} \
-			KMODROOT=${KV[$1.KMODROOT]} \
-			MOCKDMA_KO=$out/$1/mockdma/mockdma.ko KLABEL=$1 \
+	if [ "$k" != stock ]; then
+		KVER=${KV[$k.KVER]} KIMAGE=${KV[$k.KIMAGE]} \
+			KMODROOT=${KV[$k.KMODROOT]} \
+			MOCKDMA_KO=$out/$k/mockdma/mockdma.ko KLABEL=$label \
 			VM_APPEND=$append \
-			VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
+			VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	else
-		KLABEL=stock VM_PROFILE=${3:-} "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
+		KLABEL=stock VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	fi
 }
 
@@ -253,6 +281,11 @@ fi
 
 runs=()
 for k in $kernels; do
+	if [ "$k" = debug ]; then
+		TESTS=$main_tests boot debug check || true
+		runs+=("$out/patched+debug")
+		continue
+	fi
 	if [ -n "$main_tests" ] || [ -z "$movable_tests" ]; then
 		TESTS=$main_tests boot "$k" check || true
 		runs+=("$out/$k")
@@ -278,6 +311,13 @@ if [ "$mode" = check ]; then
 	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
 	step "KTAP: $out/results.ktap"
 	tail -n 1 "$out/results.ktap"
+elif [ "$mode" = stress ]; then
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
+		> "$out/results.ktap" || status=$?
+	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
+	step "KTAP: $out/results.ktap"
+	tail -n 1 "$out/results.ktap"
+	python3 "$PINLAB_ROOT/ci/report.py" stress "${runs[@]}" || status=1
 elif [ "$mode" = bench ]; then
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?

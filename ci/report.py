@@ -38,6 +38,8 @@ in order) and console.log; the guest (ci/guest/run-tests) writes:
   tests/<id>.pins0, .pins         pin counters before and after it
   tests/<id>.sysctl0, .sysctl     the knobs a program may change, before/after
   tests/<id>.restore              the knobs run-tests wrote back after it
+  kmemleak.txt                    kmemleak's report after two scans at the
+                                  end (kernels with kmemleak: make stress)
 
 Every leaf result of every program becomes one KTAP line
 "<kernel>/<test>/<leaf>" (a leaf without a description is named by the
@@ -51,7 +53,11 @@ Per run: "<kernel>: booted kernel matches label" (uname -r against the label),
 guest setup (with setup.dmesg), one splat check each for between.dmesg,
 rdma.dmesg (when there is one) and final.dmesg, and, when the VM did not
 finish (no end line in final.dmesg), one over the kernel lines of
-console.log.
+console.log.  Where kmemleak.txt exists: "<kernel>: kmemleak: no object
+leaked by mockdma or the series" (an unreferenced object whose allocation
+backtrace has a mockdma or series frame fails; the others are counted in
+its diagnostics: boot-time false positives of the kernel are not ours to
+fix, and are listed so a reader can judge).
 
 Per test run, after its leaves:
   <test>: KTAP output well-formed   one valid plan, as many leaf results as it
@@ -568,6 +574,81 @@ def check_run(rep, run, tables):
         splats = splats_in("\n".join(console))
         rep.add(not splats, f"{prefix}: no kernel splat on the console",
                 diag=[f"console.log: {s}" for s in splats[:30]])
+    kmemleak_check(rep, run, prefix)
+
+
+def stress_summary(runs, tables):
+    """make stress: one line of counts per run, from the files the guest
+    left and the same checks as `check` (splats: failed splat checks;
+    leaked pins: failed pin checks).  Returns 1 on any splat, leaked pin or
+    kmemleak object of ours, or a run without the fuzz's count."""
+    status = 0
+    for run in runs:
+        rep = Report()
+        check_run(rep, run, tables)
+        failed = [m.group(1) for m in (re.match(r"not ok \d+ (.*)", l) for l in rep.lines)
+                  if m]
+        splats = sum(1 for n in failed if "splat" in n)
+        leaked = sum(1 for n in failed if n.endswith("pin counters balanced"))
+        calls = kills = unloads = 0
+        errnos = ""
+        for tid in test_ids(run)[1]:
+            out = read(os.path.join(run, "tests", tid + ".out"))
+            m = re.search(r"^# seed \d+: (\d+) calls in", out, re.M)
+            if m:
+                calls += int(m.group(1))
+            m = re.search(r"^# errors by errno:(.*)$", out, re.M)
+            if m:
+                errnos = m.group(1).strip()
+            for m in re.finditer(r"^# kills (\d+)", out, re.M):
+                kills += int(m.group(1))
+            m = re.search(r"^# kills \d+ unloads (\d+)", out, re.M)
+            if m:
+                unloads += int(m.group(1))
+        km = kmemleak_objects(read(os.path.join(run, "kmemleak.txt")))
+        ours = sum(1 for o in km if any(OURS_FRAME_RE.search(l) for l in o))
+        kml = (f"{len(km)} kmemleak objects ({ours} ours)"
+               if os.path.exists(os.path.join(run, "kmemleak.txt")) else "no kmemleak report")
+        print(f"stress {os.path.basename(run)}: {calls} ioctls (errors by errno: "
+              f"{errnos or 'none'}), {kills} kills, {unloads} unloads, {splats} splats, "
+              f"{leaked} leaked pins, {kml}, {len(failed)} failed checks")
+        if splats or leaked or ours or not calls or failed or \
+                not os.path.exists(os.path.join(run, "kmemleak.txt")):
+            status = 1
+    return status
+
+
+# Frames of our code in a kmemleak backtrace: the module, and the series'
+# functions (patches/: dma_pin_*, folio_*dma_pin*).
+OURS_FRAME_RE = re.compile(r"\[mockdma\]|\bmockdma_|\bdma_pin_|_dma_pin_")
+
+
+def kmemleak_objects(text):
+    """kmemleak's report as a list of objects, each its lines (the
+    "unreferenced object" line, then comm/hex dump/backtrace)."""
+    objs = []
+    for line in text.splitlines():
+        if line.startswith("unreferenced object"):
+            objs.append([line])
+        elif objs:
+            objs[-1].append(line)
+    return objs
+
+
+def kmemleak_check(rep, run, prefix):
+    path = os.path.join(run, "kmemleak.txt")
+    if not os.path.exists(path):
+        return None
+    objs = kmemleak_objects(read(path))
+    ours = [o for o in objs if any(OURS_FRAME_RE.search(l) for l in o)]
+    diag = [f"{len(objs)} unreferenced objects, {len(ours)} with a mockdma or series frame"]
+    for o in ours[:5]:
+        diag += o[:20]
+    if not ours:
+        diag += [l for o in objs[:3] for l in o[:14]]
+    rep.add(not ours, f"{prefix}: kmemleak: no object leaked by mockdma or the series",
+            diag=diag if objs else [])
+    return len(objs), len(ours)
 
 
 def host_results(rep, path):
@@ -710,7 +791,7 @@ def report(runs, out_dir=None):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["check", "matrix", "report", "bench", "compare"])
+    ap.add_argument("mode", choices=["check", "matrix", "report", "bench", "compare", "stress"])
     ap.add_argument("--host", action="append", default=[])
     ap.add_argument("--out", help="the run's result directory (report, bench)")
     ap.add_argument("--threshold", type=float, default=0.10,
@@ -743,6 +824,8 @@ def main():
         with open(os.path.join(args.out, "report.md"), "w") as f:
             f.write(report(args.runs, args.out) + "\n")
         return status
+    if args.mode == "stress":
+        return stress_summary(args.runs, tables)
     rep = Report()
     for h in args.host:
         host_results(rep, h)

@@ -408,6 +408,27 @@ def cases(tmp):
              + head("stock") + prog("stock", "prog.r1") + prog("stock", "prog.r2")
              + tail("stock") + clean("base") + clean("patched"),
              args=["--host", host], diag=["warning: x"]))
+    # 8. kmemleak's report (make stress): our objects fail, the kernel's
+    # own are counted only.
+    kml_ours = ('unreferenced object 0xffff888004c1e000 (size 64):\n'
+                '  comm "kill_unload", pid 812, jiffies 4295012345 (age 20.1s)\n'
+                '  backtrace:\n    [<ffffffff812b3c41>] kmalloc_trace+0x21/0x90\n'
+                '    [<ffffffffc0201a3e>] mockdma_pin+0x1ae/0x5e0 [mockdma]\n')
+    kml_kernel = ('unreferenced object 0xffff888003a0c300 (size 32):\n'
+                  '  comm "swapper/0", pid 1, jiffies 4294892345 (age 300.0s)\n'
+                  '  backtrace:\n    [<ffffffff812b3c41>] kmalloc_trace+0x21/0x90\n'
+                  '    [<ffffffff81f2a1b2>] acpi_os_map_iomem+0x9b/0x1c0\n')
+    for name, text, verdict, ndiag in (
+            ("kmemleak: an object from mockdma fails", kml_kernel + kml_ours, "not ok",
+             "2 unreferenced objects, 1 with a mockdma or series frame"),
+            ("kmemleak: only the kernel's own objects pass", kml_kernel, "ok",
+             "1 unreferenced objects, 0 with a mockdma or series frame"),
+            ("kmemleak: an empty report passes", "", "ok", None)):
+        run = make_run(tmp, re.sub(r"\W+", "-", name), "patched")
+        write(os.path.join(run, "kmemleak.txt"), text)
+        add(Case(name, [run], clean("patched") +
+                 [f"{verdict} patched: kmemleak: no object leaked by mockdma or the series"],
+                 diag=[ndiag] if ndiag else []))
     add(Case("a malformed allowed-skips line fails",
              [make_run(tmp, "badcfg")], ["not ok report: configuration line valid"] * 2 + clean(),
              skips="prog/( x\nlonely\n"))
