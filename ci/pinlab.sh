@@ -18,7 +18,9 @@
 #          sanity checks as KTAP, then one table per benchmark, bench.json,
 #          bench.md, the plots (gnuplot) and one line per goal
 #          (ci/report.py bench).  The patched kernel boots with
-#          ci/kernel/series.cmdline (dma_pin_lru=on), as in check.
+#          ci/kernel/series.cmdline (dma_pin_lru=on), as in check, and
+#          a second time without it (patched+off: SERIES_OFF_BENCH) for
+#          what "off" costs against base.
 #   stress the debug build of the patched kernel (ci/build-kernel.sh debug:
 #          KASAN, lockdep, kmemleak, KFENCE, DEBUG_VM_PGFLAGS), booted once
 #          with the series on: every program of check but the second-boot
@@ -231,7 +233,9 @@ esac
 # MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
 # each kernel, after the first.
 movable_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-movable | tr '\n' ' ') "
-off_all=" $(make -s -C "$PINLAB_ROOT/userspace" list-series-off | tr '\n' ' ') "
+off_list=list-series-off
+[ "$mode" = bench ] && off_list=list-series-off-bench
+off_all=" $(make -s -C "$PINLAB_ROOT/userspace" $off_list | tr '\n' ' ') "
 main_tests= movable_tests= off_tests=
 for t in $TESTS; do
 	# make stress boots once: no second-boot programs.

@@ -117,7 +117,7 @@ static int slab_per_page(int mfd, struct pl_buf *buf, int rounds,
 int main(void)
 {
 	int full = pl_bench_full(), mfd = pl_open_or_skip();
-	int series = access(PL_SERIES_SWITCH, F_OK) == 0;
+	int series = pl_series_live();
 	int rounds = full ? MAX_ROUNDS : 1, ok;
 	long pe = page_ext_bytes(), total = meminfo_kib("MemTotal");
 	struct pl_bench_guard guard;

@@ -32,9 +32,11 @@
  * Rounds are interleaved (every method once per round, in turn) so that
  * a machine slowed down for a moment slows all of them; an untimed
  * warm-up round comes first.  On a kernel with
- * the series' switch (/proc/sys/vm/dma_pin_lru) every round runs once with
- * parking on and once off: the P2 ratio is on / off of the same method on
- * the same buffer in the same boot.
+ * the series booted on (pl_series_live()) every round runs once with
+ * parking on and once off (/proc/sys/vm/dma_pin_lru): the P2 ratio is on /
+ * off of the same method on the same buffer in the same boot.  Booted
+ * without the parameter (make bench's patched+off boot) one pass runs,
+ * dma_pin_lru=-: what "off" costs against base.
  *
  * Asserted (KTAP), never a time: every pin covered its whole batch, a THP
  * buffer is THP-backed and a 4 KiB one is not (kpageflags, sampled every
@@ -279,14 +281,15 @@ int main(void)
 	const size_t *sizes = full ? full_sizes : smoke_sizes;
 	const size_t *batches = full ? full_batches : smoke_batches;
 	size_t nsizes = full ? 4 : 1, nbatches = full ? 3 : 1, si, bi;
-	int series = access(PL_SERIES_SWITCH, F_OK) == 0;
+	int series = pl_series_live();
 	struct pl_bench_guard guard;
 	int gfd, k, gup_ok;
 
 	ksft_set_plan(1 + NR_KINDS + 1);
 	ksft_print_msg("[INFO] %s run: %d interleaved rounds per cell; parking switch %s\n",
 		       full ? "full" : "smoke", rounds,
-		       series ? "present (P2 measured)" : "absent (P2 not applicable)");
+		       series ? "live (P2 measured)" :
+		       "absent or booted off (no P2 on/off pair)");
 
 	gfd = open(GUP_TEST, O_RDWR);
 	if (!pl_kernel_debian()) {

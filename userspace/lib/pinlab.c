@@ -931,6 +931,12 @@ int pl_series_switch(int on)
 	return pl_write_file(PL_SERIES_SWITCH, on ? "1" : "0");
 }
 
+int pl_series_live(void)
+{
+	return !access(PL_SERIES_SWITCH, F_OK) &&
+	       !pl_write_file(PL_SERIES_SWITCH, "1");
+}
+
 int pl_lru_gen_switch(int on)
 {
 	static int registered;

@@ -333,6 +333,12 @@ int pl_lru_gen_switch(int on);
 /* The series' switch (patched kernel only); back on (its boot state) at exit. */
 #define PL_SERIES_SWITCH	"/proc/sys/vm/dma_pin_lru"
 int pl_series_switch(int on);
+/*
+ * 1 if the series is in the kernel and was booted on (dma_pin_lru=on): its
+ * switch takes writes (booted without the parameter it reads 0 and refuses
+ * them with EOPNOTSUPP).  Leaves the switch on.
+ */
+int pl_series_live(void);
 
 /* /dev/kmsg positioned at its end, to count what a test provokes; -1 if absent. */
 int pl_kmsg_open(void);
