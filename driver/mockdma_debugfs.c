@@ -79,6 +79,8 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 	for (i = 0; i < MOCKDMA_INJECT_COUNT; i++)
 		seq_printf(m, "inject_fired_%s %lld\n", point_names[i],
 			   atomic64_read(&s->inject_fired[i]));
+	seq_printf(m, "inject_lock_busy %lld\n",
+		   atomic64_read(&s->inject_lock_busy));
 	seq_printf(m, "dma_interrupted_total %lld\n",
 		   atomic64_read(&s->dma_interrupted_total));
 	seq_printf(m, "engine_passes_cut_total %lld\n",

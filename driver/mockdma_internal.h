@@ -181,6 +181,8 @@ struct mockdma_stats {
 	atomic64_t inject_arms_total;	/* pages ever armed */
 	atomic64_t inject_fired_total;	/* pages written by injections */
 	atomic64_t inject_fired[MOCKDMA_INJECT_COUNT];
+	/* hook hits that gave up on the slot lock in NMI context */
+	atomic64_t inject_lock_busy;
 	atomic64_t dma_interrupted_total;	/* DMA verbs a fatal signal cut */
 	atomic64_t engine_passes_cut_total;	/* passes STOP cut short */
 	atomic64_t unpin_irqs_off_pages;	/* pages unpinned with IRQs off */
