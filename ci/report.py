@@ -114,6 +114,9 @@ CALL_TRACE_RE = re.compile(r"Call Trace")
 WARNING_RE = re.compile(r"WARNING:")
 CUT_RE = re.compile(r"------------\[ cut here \]------------")
 END_TRACE_RE = re.compile(r"---\[ end trace [0-9a-f]+ \]---")
+# A KASAN report: "BUG: KASAN: ..." after a line of '=' and up to the next.
+KASAN_RE = re.compile(r"BUG: KASAN: ")
+KASAN_SEP_RE = re.compile(r"^(?:\[[ 0-9.]+\] )?={40,}\s*$")
 # Lines run-tests writes into the dmesg files between kernel logs.
 HEADER_PREFIX = "# pinlab: "
 END_OF_RUN = HEADER_PREFIX + "end of the run"
@@ -352,12 +355,23 @@ def splats_in(text, allowed=()):
     """The splat lines of a kernel log that nothing allows, each prefixed by
     the run-tests header it follows ("before <id>: ").  A line matching an
     allowed regex is allowed; if it is a WARNING, so is its trace block,
-    from the "cut here" line just above it through its "end trace" line.
-    A "Call Trace" line is allowed only inside such a block."""
+    from the "cut here" line just above it through its "end trace" line;
+    if it is a KASAN report's "BUG: KASAN:" line, so is the whole report,
+    from the line of '=' above it through the next.  A "Call Trace" line is
+    allowed only inside such a block."""
     lines = text.splitlines()
-    blocks = []
+    blocks, reports = [], []
     for i, line in enumerate(lines):
-        if not (WARNING_RE.search(line) and any(r.search(line) for r in allowed)):
+        if not any(r.search(line) for r in allowed):
+            continue
+        if KASAN_RE.search(line):
+            if i and KASAN_SEP_RE.match(lines[i - 1]):
+                for j in range(i + 1, len(lines)):
+                    if KASAN_SEP_RE.match(lines[j]):
+                        reports.append((i - 1, j))
+                        break
+            continue
+        if not WARNING_RE.search(line):
             continue
         start = i
         for j in range(i - 1, max(i - 4, -1), -1):
@@ -377,6 +391,8 @@ def splats_in(text, allowed=()):
             continue
         if not SPLAT_RE.search(line):
             continue
+        if any(s <= i <= e for s, e in reports):
+            continue    # inside an allowed KASAN report
         if CALL_TRACE_RE.search(line):
             ok = any(s <= i <= e for s, e in blocks)
         else:

@@ -408,6 +408,20 @@ def cases(tmp):
              + head("stock") + prog("stock", "prog.r1") + prog("stock", "prog.r2")
              + tail("stock") + clean("base") + clean("patched"),
              args=["--host", host], diag=["warning: x"]))
+    # 8b. A KASAN report allowed for one program is allowed whole there
+    # (its Call Trace and "page dumped" lines too), and fails elsewhere.
+    kasan = ("[  551.434216] " + "=" * 66 + "\n"
+             "[  551.434899] BUG: KASAN: slab-out-of-bounds in rxe_mr_copy+0x34a/0x390 [rdma_rxe]\n"
+             "[  551.435866] Read of size 8 at addr ffff88800d8f1340 by task ksoftirqd/0/12\n"
+             "[  551.436174] Call Trace:\n[  551.436174]  <TASK>\n"
+             "[  551.436174]  rxe_mr_copy+0x34a/0x390 [rdma_rxe]\n[  551.436174]  </TASK>\n"
+             "[  551.436174] page dumped because: kasan: bad access detected\n"
+             "[  551.436174] " + "=" * 66 + "\n")
+    for tid, verdict in (("rdma_write_file", "ok"), ("prog", "not ok")):
+        d = f"[   10.000000] pinlab: START {tid}\n{kasan}[   11.000000] pinlab: END {tid}\n"
+        add(Case(f"KASAN report in {tid}: {verdict}",
+                 [make_run(tmp, f"kasan-{tid}", "patched", programs={tid: program(dmesg=d)})],
+                 head("patched") + prog("patched", tid, splat=verdict) + tail("patched")))
     # 8. kmemleak's report (make stress): our objects fail, the kernel's
     # own are counted only.
     kml_ours = ('unreferenced object 0xffff888004c1e000 (size 64):\n'
