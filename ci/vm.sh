@@ -10,6 +10,7 @@
 # BENCH ("full" under make bench: the benchmarks' full runs), STRESS and
 # FUZZ_SEED (make stress: the long fuzz, more kill_unload rounds),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
+# VM_MEM (the guest's MiB, default 2048),
 # MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
 # console.log (the whole serial console) and the per-test files written by
@@ -89,7 +90,7 @@ EOT
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
 append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot
-	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m 2048
+	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m "${VM_MEM:-2048}"
 	-kernel "$KIMAGE" -initrd "$initrd" -append "$append"
 	-display none -monitor none
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
