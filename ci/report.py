@@ -139,6 +139,7 @@ LABEL_RELEASE = {
 # The pin counters of <id>.pins0 / <id>.pins (ci/guest/run-tests).
 ACQ, REL, OFFLRU, HELD = ("nr_foll_pin_acquired", "nr_foll_pin_released",
                           "dma_pin_longterm_pages", "mockdma_pages_pinned")
+LOCK_BUSY = "mockdma_inject_lock_busy"
 
 Leaf = collections.namedtuple("Leaf", "num ok name named directive reason")
 
@@ -474,6 +475,13 @@ def pin_check(rep, name, base, label):
                         "/sys/kernel/debug/mockdma/stats)")
     elif held:
         problems.append(f"mockdma still holds {held} pages pinned")
+    # An injection hook that gave up on mockdma's slot lock (NMI context)
+    # left its write undone: the program's injection verdicts are not
+    # to be trusted (a reload in between resets the count).
+    b, a = num(before, LOCK_BUSY), num(after, LOCK_BUSY)
+    if b is not None and a is not None and a > b:
+        problems.append(f"{a - b} injection hooks gave up on mockdma's slot lock "
+                        f"(inject_lock_busy {b} -> {a}): their writes were not made")
     b, a = num(before, OFFLRU), num(after, OFFLRU)
     if b is not None or a is not None or label == "patched":
         numbers.append(f"{OFFLRU} {before.get(OFFLRU, 'missing')} -> "

@@ -422,6 +422,15 @@ def cases(tmp):
         add(Case(f"KASAN report in {tid}: {verdict}",
                  [make_run(tmp, f"kasan-{tid}", "patched", programs={tid: program(dmesg=d)})],
                  head("patched") + prog("patched", tid, splat=verdict) + tail("patched")))
+    # 8c. An injection hook that gave up on the slot lock fails the
+    # program's pin check.
+    add(Case("inject_lock_busy rising fails the pin check",
+             [make_run(tmp, "lockbusy", "stock", programs={"prog": program(
+                 pins0=PINS0 + "mockdma_inject_lock_busy 0\n",
+                 pins=PINS + "mockdma_inject_lock_busy 2\n")})],
+             head("stock") + prog("stock", "prog", pins="not ok") + tail("stock"),
+             diag=["2 injection hooks gave up on mockdma's slot lock (inject_lock_busy 0 -> 2): "
+                   "their writes were not made"]))
     # 8. kmemleak's report (make stress): our objects fail, the kernel's
     # own are counted only.
     kml_ours = ('unreferenced object 0xffff888004c1e000 (size 64):\n'

@@ -166,28 +166,6 @@ static void mockdma_fire_list(struct mockdma_inject_slot *list)
 /* How long a hook in NMI context tries for the slot lock. */
 #define MOCKDMA_NMI_LOCK_NS	(20 * NSEC_PER_MSEC)
 
-/*
- * Take the slot lock with IRQs off; in NMI context only by trylock, for at
- * most MOCKDMA_NMI_LOCK_NS (see the top of this file).  False: not taken.
- */
-static bool mockdma_slots_lock_hook(unsigned long *flags)
-{
-	u64 end;
-
-	if (!in_nmi()) {
-		raw_spin_lock_irqsave(&mockdma_slots_lock, *flags);
-		return true;
-	}
-	end = local_clock() + MOCKDMA_NMI_LOCK_NS;
-	do {
-		if (raw_spin_trylock_irqsave(&mockdma_slots_lock, *flags))
-			return true;
-		cpu_relax();
-	} while (local_clock() < end);
-	atomic64_inc(&mockdma_stats.inject_lock_busy);
-	return false;
-}
-
 /* Take @s out for firing: the caller then passes it to mockdma_fire_list(). */
 static void mockdma_slot_take(struct mockdma_inject_slot *s,
 			      struct mockdma_inject_slot **list)
@@ -213,12 +191,24 @@ static long mockdma_inject_fire(u32 point, struct folio *folio)
 	unsigned long flags;
 	long fired = 0;
 	unsigned int i;
+	u64 end;
 
 	if (!atomic_read(&mockdma_armed_at[point]))
 		return 0;
 
-	if (!mockdma_slots_lock_hook(&flags))
-		return -EBUSY;
+	if (in_nmi()) {
+		/* Only trylocks here, for a bounded time (see the top). */
+		end = local_clock() + MOCKDMA_NMI_LOCK_NS;
+		while (!raw_spin_trylock_irqsave(&mockdma_slots_lock, flags)) {
+			if (local_clock() >= end) {
+				atomic64_inc(&mockdma_stats.inject_lock_busy);
+				return -EBUSY;
+			}
+			cpu_relax();
+		}
+	} else {
+		raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
+	}
 	if (folio) {
 		hlist_for_each_entry_safe(s, tmp, mockdma_bucket(folio), node) {
 			if (s->point != point || s->folio != folio)
