@@ -12,20 +12,28 @@
  *     EWOULDBLOCK (the open fd holds the module), and the device goes on as
  *     if nothing happened: the pin is still counted and a DMA_WRITE after
  *     the refusal lands in every page.
- *   - SIGKILL while the engine writes into 1024 pinned ext4 file pages.
+ *   - SIGKILL while the engine writes into 1024 pinned ext4 file pages,
+ *     slowed to 100 us a page (debugfs dma_page_delay_us) so that a kill
+ *     lands inside a pass: at least one must cut one
+ *     (engine_passes_cut_total).
  *   - SIGKILL while PIN of 256 MiB of anonymous memory faults and pins it,
- *     at several delays from the start of the call.
- *   - SIGKILL while an injection is armed at writeback start (its kprobe
- *     registered): after the reap no armed page and no live probe remain,
- *     and an fsync of the file then runs with nothing to fire.
+ *     at several delays from the start of the call; at least one kill must
+ *     land inside GUP (pins taken before it, and the PIN never completed:
+ *     pins_total did not move).
+ *   - SIGKILL while an injection is armed at writeback start and has not
+ *     fired (its kprobe registered): after the reap no armed page and no
+ *     live probe remain.  A kill while a hook is firing is not provoked
+ *     here (the fuzzer races that).
  *   - load/unload loops, every other one with a reclaim injection armed
- *     (a kprobe registered) when the fd is closed: each unload succeeds and
+ *     (a kprobe registered) until the fd is closed: after the close no
+ *     probe is live and nothing is held, each unload succeeds and
  *     /sys/kernel/debug/kprobes/list is back to its line count before.
  *
  * The module is reloaded from $PINLAB_MOCKDMA_KO (ci/guest/run-tests) and
  * left loaded, with the debugfs mutations it had (mutate_skip_write and the
  * named ones of "mutate") written back, so the programs after this one
- * find the device as setup left it.  $PINLAB_STRESS (make stress) runs
+ * find the device as setup left it (an exit between an unload and its
+ * load loads it again, atexit).  $PINLAB_STRESS (make stress) runs
  * five times the rounds.  The last line of diagnostics counts kills,
  * unloads and loads (make stress's summary reads it).
  */
@@ -174,6 +182,12 @@ static int reload(const char *when)
 	return 1;
 }
 
+static void load_if_gone(void)
+{
+	if (!module_loaded() && load())
+		fprintf(stderr, "kill_unload: mockdma could not be loaded again\n");
+}
+
 static int open_dev(void)
 {
 	int fd = open("/dev/mockdma", O_RDWR | O_CLOEXEC);
@@ -265,7 +279,7 @@ static void victim_engine(struct pl_buf *b, int ready)
 
 static void test_kill_engine(void)
 {
-	long acq0 = pins_acquired(), rel0 = pins_released();
+	long acq0 = pins_acquired(), rel0 = pins_released(), cut0;
 	unsigned int i, n = 4 * rounds;
 	int ok = 1, sync[2];
 	struct pl_buf b;
@@ -273,6 +287,14 @@ static void test_kill_engine(void)
 
 	if (pl_buf_setup_len(&b, PL_MEM_EXT4_SHARED, 1024 * pl_page_size))
 		ksft_exit_fail_msg("ext4 file of 1024 pages\n");
+	/*
+	 * 100 us per page: a pass of the 1024 pages takes 100 ms or more, so
+	 * the kills land inside passes (engine_passes_cut_total counts them)
+	 * rather than between them.
+	 */
+	if (pl_write_file(DBG "dma_page_delay_us", "100"))
+		ksft_exit_fail_msg(DBG "dma_page_delay_us: cannot set\n");
+	cut0 = pl_mockdma_stat("engine_passes_cut_total");
 	for (i = 0; i < n && ok; i++) {
 		pid_t pid;
 
@@ -285,13 +307,20 @@ static void test_kill_engine(void)
 		ok &= read(sync[0], &c, 1) == 1;
 		close(sync[0]);
 		ok &= pl_mockdma_stat("engines_running") == 1;
-		/* 0 .. 3 jiffies into the next passes */
-		ok &= kill_and_reap(pid, i * 4000);
+		/* 0, 7, 14 ... ms into the passes after the first */
+		ok &= kill_and_reap(pid, (i % 8) * 7000);
 		ok &= nothing_left("after SIGKILL of a running engine", acq0, rel0);
 	}
+	cut0 = pl_mockdma_stat("engine_passes_cut_total") - cut0;
+	ksft_print_msg("engine kills: %ld of %u cut a pass\n", cut0, n);
+	if (pl_write_file(DBG "dma_page_delay_us", "0"))
+		ok = 0;
+	/* Without a kill inside a pass this tests only the idle engine. */
+	ok &= cut0 > 0;
 	ok &= reload("after the engine kills");
 	pl_buf_teardown(&b);
-	ksft_test_result(ok, "SIGKILL mid-engine x%u: nothing left, module unloads\n", n);
+	ksft_test_result(ok, "SIGKILL mid-engine x%u (a pass cut by it): nothing left, module unloads\n",
+			 n);
 }
 
 /* Victim: signals, then pins the whole buffer (faulting it in). */
@@ -312,7 +341,8 @@ static void test_kill_pin(void)
 	long acq0 = pins_acquired(), rel0 = pins_released();
 	unsigned int i, n = ARRAY_SIZE(delay_ms) * rounds, mid = 0, done = 0;
 	size_t len = 65536 * pl_page_size;
-	long a;
+	long a, pins0;
+	int gup_started;
 	struct mockdma_info info;
 	int fd = open_dev(), ok = 1, sync[2];
 	char c;
@@ -338,20 +368,23 @@ static void test_kill_pin(void)
 		a = pins_acquired();
 		usleep(delay_ms[i % ARRAY_SIZE(delay_ms)] * 1000);
 		/*
-		 * Where the kill lands: GUP has taken pins (the counter moved
-		 * during the delay or is moving now) but PIN has not returned
-		 * (mockdma counts a handle's pages when it is complete).
+		 * Where the kill lands: GUP had taken pins (the counter moved
+		 * during the delay) and PIN never returned a handle
+		 * (pins_total counts completed PINs), checked after the reap.
 		 */
-		if (pl_mockdma_stat("pages_pinned") == (long)(len / pl_page_size))
-			done++;
-		else if (pins_acquired() > a)
-			mid++;
+		pins0 = pl_mockdma_stat("pins_total");
+		gup_started = pins_acquired() > a;
 		ok &= kill_and_reap(pid, 0);
+		/* Mid-GUP: pins were taken, and no PIN ever completed. */
+		if (pl_mockdma_stat("pins_total") != pins0)
+			done++;
+		else if (gup_started)
+			mid++;
 		ok &= nothing_left("after SIGKILL during PIN", acq0, rel0);
 		munmap(buf, len);
 	}
 	ok &= reload("after the PIN kills");
-	ksft_print_msg("PIN kills: %u while GUP was pinning, %u after PIN returned, %u before or between\n",
+	ksft_print_msg("PIN kills: %u while GUP was pinning, %u after PIN completed, %u before GUP\n",
 		       mid, done, n - mid - done);
 	/* Without a kill inside GUP this tests nothing of the error path. */
 	if (!mid)
@@ -414,7 +447,7 @@ static void test_kill_armed(void)
 	}
 	ok &= reload("after the armed kills");
 	pl_buf_teardown(&b);
-	ksft_test_result(ok, "SIGKILL with WB_START armed x%u: no armed page, no probe, module unloads\n",
+	ksft_test_result(ok, "SIGKILL with WB_START armed, not fired, x%u: no armed page, no probe, module unloads\n",
 			 n);
 }
 
@@ -445,16 +478,17 @@ static void test_load_unload_loop(void)
 			ok &= count_lines(KPROBES_LIST) > lines0;
 		}
 		close(fd);
-		ok &= reload(i & 1 ? "load/unload with an armed probe" : "load/unload");
+		/* The close retired the handle: its probe is gone before the unload. */
+		ok &= nothing_left("after the close", acq0, rel0);
+		ok &= reload(i & 1 ? "load/unload after an armed probe" : "load/unload");
 		if (count_lines(KPROBES_LIST) != lines0) {
 			ksft_print_msg("round %u: %ld kprobes listed, %ld before\n",
 				       i, count_lines(KPROBES_LIST), lines0);
 			ok = 0;
 		}
-		ok &= nothing_left("after an unload and load", acq0, rel0);
 	}
 	munmap(buf, np * pl_page_size);
-	ksft_test_result(ok, "load/unload x%u (every other with a probe armed): kprobes back to %ld lines\n",
+	ksft_test_result(ok, "load/unload x%u (every other with a probe armed until the close): kprobes back to %ld lines\n",
 			 n, lines0);
 }
 
@@ -470,6 +504,8 @@ int main(void)
 	if (stress && *stress)
 		rounds = 5;
 	save_debugfs_state();
+	/* A failure between an unload and its load must not leave later programs without the device. */
+	atexit(load_if_gone);
 	ksft_set_plan(5);
 	test_unload_refused_while_pinned();
 	test_kill_engine();
