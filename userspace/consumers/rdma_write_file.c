@@ -296,8 +296,9 @@ out:
  * balance_dirty_pages() makes the flusher write part of them back while
  * the MR is registered: those pages are clean, and stay so when rxe writes
  * them.  After the flusher has gone quiet, each page's PG_dirty is read
- * (kpageflags), the whole MR is RDMA-written, the file is fsync'ed while
- * still registered and read from the block device.
+ * (kpageflags), the whole MR is RDMA-written, PG_dirty is read again (a
+ * page written back in between is not judged: at most half may be), the
+ * file is fsync'ed while still registered and read from the block device.
  *
  * Stock and base: exactly the pages that were clean at the RDMA WRITE are
  * stale on disk (page by page, not just their number), and there are at
@@ -332,7 +333,7 @@ static int memcg_quiet(struct pl_memcg *cg)
 static void memcg_write(enum pl_mem mem, __u32 seq)
 {
 	size_t np = MEMCG_MR / pl_page_size, clean = 0, in_wb = 0, p;
-	size_t stale_reg = 0, mismatched = 0, stale_dereg = 0;
+	size_t stale_reg = 0, mismatched = 0, stale_dereg = 0, raced = 0;
 	int quiet = 0, ok = 0, ret;
 	struct ibv_mr *mr = NULL, *src_mr = NULL;
 	long written0, idle_written = -1;
@@ -388,6 +389,23 @@ static void memcg_write(enum pl_mem mem, __u32 seq)
 		ksft_print_msg("RDMA WRITE: %s\n", strerror(-ret));
 		goto out;
 	}
+	/*
+	 * A page dirty at the census that is clean now was written back in
+	 * between (the periodic flusher: its dirty_expire_centisecs may run
+	 * out meanwhile on a slow kernel), before or after the RDMA WRITE
+	 * reached it: which, nothing tells, so it is left out of the page by
+	 * page verdict and counted.
+	 */
+	for (p = 0; p < np; p++) {
+		__u64 f;
+
+		if (pl_page_flags(buf.addr + p * pl_page_size, &f))
+			goto out;
+		if (!was_clean[p] && !(f & (1ULL << PL_KPF_DIRTY))) {
+			was_clean[p] = 2;
+			raced++;
+		}
+	}
 	if (!pl_device_wrote(&buf, TAG, seq) || pl_fsync(buf.fd))
 		goto out;
 	ret = pl_disk_read(buf.fd, 0, MEMCG_MR, disk, NULL);
@@ -398,7 +416,8 @@ static void memcg_write(enum pl_mem mem, __u32 seq)
 					     pl_page_size, TAG, p, seq) != 1;
 
 		stale_reg += stale;
-		mismatched += stale != was_clean[p];
+		if (was_clean[p] != 2)
+			mismatched += stale != was_clean[p];
 	}
 	ok = 1;
 out:
@@ -417,15 +436,17 @@ out:
 	free(was_clean);
 	free(disk);
 
-	ksft_print_msg("[INFO] %s memcg: flusher %s; %zu/%zu pages clean and %zu under writeback at the RDMA WRITE; %ld pages written back in 1 s idle; stale on disk after fsync while registered %zu (%zu not the clean ones), %zu after dereg + fsync\n",
+	ksft_print_msg("[INFO] %s memcg: flusher %s; %zu/%zu pages clean and %zu under writeback at the RDMA WRITE; %ld pages written back in 1 s idle; %zu written back around the RDMA WRITE (not judged); stale on disk after fsync while registered %zu (%zu judged pages not the clean ones), %zu after dereg + fsync\n",
 		       fs_name(mem), quiet ? "quiet" : "still busy after 3 s",
-		       clean, np, in_wb, idle_written, stale_reg, mismatched,
-		       stale_dereg);
+		       clean, np, in_wb, idle_written, raced, stale_reg,
+		       mismatched, stale_dereg);
 	printf("# MATRIX table=rdma_write fs=%s map=shared op=write-memcg | stale_while_registered=%zu/%zu stale_after_dereg=%zu result=%s\n",
 	       fs_name(mem), stale_reg, np, stale_dereg, ok ? "ok" : "error");
 	printf("# MATRIX table=rdma_memcg fs=%s | clean_at_write=%zu/%zu stale_while_registered=%zu stale_after_dereg=%zu idle_writeback_pages_per_s=%ld\n",
 	       fs_name(mem), clean, np, stale_reg, stale_dereg, idle_written);
-	ok &= quiet && in_wb == 0 && clean >= np / 5 && mismatched == 0;
+	/* Most pages judged: a verdict on a handful would say little. */
+	ok &= quiet && in_wb == 0 && clean >= np / 5 && mismatched == 0 &&
+	      raced <= np / 2;
 	ksft_test_result(ok && stale_dereg == 0,
 			 "%s memcg: pages memcg writeback cleaned stay stale on disk while registered, written after dereg\n",
 			 fs_name(mem));
