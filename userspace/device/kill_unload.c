@@ -261,9 +261,37 @@ static void test_unload_refused_while_pinned(void)
 			 "rmmod with a pin held: EWOULDBLOCK, the pin and the device intact\n");
 }
 
-/* Victim: pins, runs the engine until it has made a pass, then waits. */
-static void victim_engine(struct pl_buf *b, int ready)
+/*
+ * Forks a victim running @fn(@arg, ready fd) and waits until it has
+ * written its ready byte; 0 if it never did (it is reaped by the caller's
+ * kill_and_reap() all the same).
+ */
+static pid_t start_victim(void (*fn)(void *arg, int ready), void *arg, int *ok)
 {
+	int sync[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(sync))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		close(sync[0]);
+		fn(arg, sync[1]);
+		_exit(1);
+	}
+	close(sync[1]);
+	*ok &= read(sync[0], &c, 1) == 1;
+	close(sync[0]);
+	return pid;
+}
+
+/* Victim: pins, runs the engine until it has made a pass, then waits. */
+static void victim_engine(void *arg, int ready)
+{
+	struct pl_buf *b = arg;
 	struct mockdma_engine st = { 0 };
 	int fd = open_dev();
 	__u32 h;
@@ -281,9 +309,8 @@ static void test_kill_engine(void)
 {
 	long acq0 = pins_acquired(), rel0 = pins_released(), cut0;
 	unsigned int i, n = 4 * rounds;
-	int ok = 1, sync[2];
+	int ok = 1;
 	struct pl_buf b;
-	char c;
 
 	if (pl_buf_setup_len(&b, PL_MEM_EXT4_SHARED, 1024 * pl_page_size))
 		ksft_exit_fail_msg("ext4 file of 1024 pages\n");
@@ -298,14 +325,7 @@ static void test_kill_engine(void)
 	for (i = 0; i < n && ok; i++) {
 		pid_t pid;
 
-		if (pipe(sync))
-			ksft_exit_fail_msg("pipe\n");
-		pid = fork();
-		if (!pid)
-			victim_engine(&b, sync[1]);
-		close(sync[1]);
-		ok &= read(sync[0], &c, 1) == 1;
-		close(sync[0]);
+		pid = start_victim(victim_engine, &b, &ok);
 		ok &= pl_mockdma_stat("engines_running") == 1;
 		/* 0, 7, 14 ... ms into the passes after the first */
 		ok &= kill_and_reap(pid, (i % 8) * 7000);
@@ -324,13 +344,19 @@ static void test_kill_engine(void)
 }
 
 /* Victim: signals, then pins the whole buffer (faulting it in). */
-static void victim_pin(char *buf, size_t len, int ready)
+struct pin_job {
+	char *buf;
+	size_t len;
+};
+
+static void victim_pin(void *arg, int ready)
 {
+	struct pin_job *job = arg;
 	int fd = open_dev();
 
 	if (write(ready, "p", 1) != 1)
 		_exit(1);
-	pl_pin(fd, buf, len, MOCKDMA_METHOD_PIN, LT_W, NULL);
+	pl_pin(fd, job->buf, job->len, MOCKDMA_METHOD_PIN, LT_W, NULL);
 	for (;;)
 		pause();
 }
@@ -344,8 +370,7 @@ static void test_kill_pin(void)
 	long a, pins0;
 	int gup_started;
 	struct mockdma_info info;
-	int fd = open_dev(), ok = 1, sync[2];
-	char c;
+	int fd = open_dev(), ok = 1;
 
 	if (!pl_info(fd, &info) && info.max_pin_pages * pl_page_size < len)
 		len = info.max_pin_pages * pl_page_size;
@@ -353,18 +378,12 @@ static void test_kill_pin(void)
 	for (i = 0; i < n && ok; i++) {
 		char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		struct pin_job job = { buf, len };
 		pid_t pid;
 
 		if (buf == MAP_FAILED)
 			ksft_exit_fail_msg("mmap %zu bytes: %s\n", len, strerror(errno));
-		if (pipe(sync))
-			ksft_exit_fail_msg("pipe\n");
-		pid = fork();
-		if (!pid)
-			victim_pin(buf, len, sync[1]);
-		close(sync[1]);
-		ok &= read(sync[0], &c, 1) == 1;
-		close(sync[0]);
+		pid = start_victim(victim_pin, &job, &ok);
 		a = pins_acquired();
 		usleep(delay_ms[i % ARRAY_SIZE(delay_ms)] * 1000);
 		/*
@@ -394,8 +413,9 @@ static void test_kill_pin(void)
 }
 
 /* Victim: pins the file, arms its pages at writeback start, then waits. */
-static void victim_inject(struct pl_buf *b, int ready)
+static void victim_inject(void *arg, int ready)
 {
+	struct pl_buf *b = arg;
 	int fd = open_dev();
 	__u32 h, seq = 0;
 
@@ -412,24 +432,16 @@ static void test_kill_armed(void)
 {
 	long acq0 = pins_acquired(), rel0 = pins_released();
 	unsigned int i, n = 2 * rounds;
-	int ok = 1, sync[2];
+	int ok = 1;
 	long fired0;
 	struct pl_buf b;
-	char c;
 
 	if (pl_buf_setup_len(&b, PL_MEM_EXT4_SHARED, 16 * pl_page_size))
 		ksft_exit_fail_msg("ext4 file of 16 pages\n");
 	for (i = 0; i < n && ok; i++) {
 		pid_t pid;
 
-		if (pipe(sync))
-			ksft_exit_fail_msg("pipe\n");
-		pid = fork();
-		if (!pid)
-			victim_inject(&b, sync[1]);
-		close(sync[1]);
-		ok &= read(sync[0], &c, 1) == 1;
-		close(sync[0]);
+		pid = start_victim(victim_inject, &b, &ok);
 		if (pl_mockdma_stat("inject_probes_live") < 1 ||
 		    pl_mockdma_stat("inject_armed") != 16) {
 			ksft_print_msg("armed: %ld pages, %ld live probes\n",
