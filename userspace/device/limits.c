@@ -20,6 +20,11 @@
  * max-fd-pages     max_fd_pages=32 (the module parameter) as GET_INFO
  *                  reports it (mutation info-stale: the default): 32 pages
  *                  pin, one more gets ENOSPC.
+ * nonroot-open     uid 65534 cannot open /dev/mockdma (EACCES: the node is
+ *                  0600 root), while an fd it inherited from root works for
+ *                  it (permissions are checked at open, as for any device
+ *                  node; RLIMIT_MEMLOCK above is what bounds such a
+ *                  holder): the memlock cases pin through such an fd.
  * The children drop root (and with it CAP_IPC_LOCK) to uid 65534.
  */
 #include <fcntl.h>
@@ -98,6 +103,18 @@ static long in_child(int fd, unsigned long pages, long (*fn)(int fd))
 	close(p[0]);
 	waitpid(pid, &status, 0);
 	return r;
+}
+
+/* open(2) of /dev/mockdma: 0 (closed again) or -errno. */
+static long open_device(int fd)
+{
+	int nfd = open("/dev/mockdma", O_RDWR);
+
+	(void)fd;
+	if (nfd < 0)
+		return -errno;
+	close(nfd);
+	return 0;
 }
 
 /* PIN of one page: 0 (unpinned again) or -errno. */
@@ -209,7 +226,7 @@ int main(void)
 	long pinned0 = pl_mockdma_stat("pages_pinned"), zero;
 	pid_t pid;
 
-	ksft_set_plan(5);
+	ksft_set_plan(6);
 	buf = mmap(NULL, 64 * pl_page_size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
@@ -231,6 +248,12 @@ int main(void)
 		       res(zero));
 	ksft_test_result(zero == -EPERM,
 			 "memlock-zero: RLIMIT_MEMLOCK 0 without CAP_IPC_LOCK: PIN is EPERM (can_do_mlock)\n");
+
+	zero = in_child(fd, LIMIT, open_device);
+	ksft_print_msg("nonroot-open: open(/dev/mockdma) as uid 65534: %s; the inherited fd pins: %s\n",
+		       res(zero), res(in_child(fd, LIMIT, pin_one)));
+	ksft_test_result(zero == -EACCES && in_child(fd, LIMIT, pin_one) == 0,
+			 "nonroot-open: uid 65534 cannot open the device (EACCES), an inherited fd works\n");
 
 	memlock_fork(fd);
 	max_fd_pages(fd);
