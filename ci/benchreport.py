@@ -316,19 +316,26 @@ def goal_p3(cells, untrusted):
     return out
 
 
+def dma_bw_ratios(cells, num, den):
+    """Per kernel, the median over dma-bw cells of MB/s of method @num
+    over MB/s of method @den on the same buffer, size and boot."""
+    per = {}
+    for k in kernels_of(pick(cells, "dma-bw")):
+        rs = []
+        for c in pick(cells, "dma-bw", k, method=num):
+            d = pick(cells, "dma-bw", k, **dict(c["keys"], method=den))
+            if d:
+                rs.append(c["metrics"]["mb_per_s"] / d[0]["metrics"]["mb_per_s"])
+        if rs:
+            per[k] = statistics.median(rs)
+    return per
+
+
 def goal_p4(cells, untrusted):
     bad = failed_for(untrusted, "dma_bench")
     if bad:
         return [f"P4 dma-bandwidth FAILED (sanity checks failed: {', '.join(bad)})"]
-    per = {}
-    for k in kernels_of(pick(cells, "dma-bw")):
-        rs = []
-        for c in pick(cells, "dma-bw", k, method="dma-write"):
-            ref = pick(cells, "dma-bw", k, **dict(c["keys"], method="memcpy"))
-            if ref:
-                rs.append(c["metrics"]["mb_per_s"] / ref[0]["metrics"]["mb_per_s"])
-        if rs:
-            per[k] = statistics.median(rs)
+    per = dma_bw_ratios(cells, "dma-write", "memcpy")
     if not per:
         return ["P4 dma-bandwidth not applicable (dma_bench did not run)"]
     low = min(per, key=per.get)
@@ -336,15 +343,7 @@ def goal_p4(cells, untrusted):
                      "DMA_WRITE MB/s / in-kernel memcpy MB/s, same size and boot, median "
                      "over cells: " + ", ".join(f"{k} {fmt(v)}" for k, v in per.items()))]
     # Context, no goal: an RDMA WRITE over rxe of the same bytes.
-    rxe = {}
-    for k in kernels_of(pick(cells, "dma-bw")):
-        rs = []
-        for c in pick(cells, "dma-bw", k, method="rxe-write"):
-            d = pick(cells, "dma-bw", k, **dict(c["keys"], method="dma-write"))
-            if d:
-                rs.append(c["metrics"]["mb_per_s"] / d[0]["metrics"]["mb_per_s"])
-        if rs:
-            rxe[k] = statistics.median(rs)
+    rxe = dma_bw_ratios(cells, "rxe-write", "dma-write")
     if rxe:
         out.append("P4 rxe-context (no goal) rxe RDMA WRITE MB/s / DMA_WRITE MB/s, same size, "
                    "buffer and boot, median over cells: " +

@@ -231,6 +231,18 @@ static int kill_and_reap(pid_t pid, unsigned int delay_us)
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
+/* @np private anonymous pages, faulted in with @fill. */
+static char *anon_pages(size_t np, int fill)
+{
+	char *buf = mmap(NULL, np * pl_page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (buf == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	memset(buf, fill, np * pl_page_size);
+	return buf;
+}
+
 static void test_unload_refused_while_pinned(void)
 {
 	const size_t np = 64;
@@ -239,11 +251,7 @@ static void test_unload_refused_while_pinned(void)
 	__u32 h, seq;
 	char *buf;
 
-	buf = mmap(NULL, np * pl_page_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	memset(buf, 0x5a, np * pl_page_size);
+	buf = anon_pages(np, 0x5a);
 	ok = !pl_pin(fd, buf, np * pl_page_size, MOCKDMA_METHOD_PIN, LT_W, &h);
 	ret = unload();
 	if (ret != -EWOULDBLOCK)
@@ -471,11 +479,7 @@ static void test_load_unload_loop(void)
 	int ok = 1;
 	char *buf;
 
-	buf = mmap(NULL, np * pl_page_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	memset(buf, 1, np * pl_page_size);
+	buf = anon_pages(np, 1);
 	lines0 = count_lines(KPROBES_LIST);
 	if (lines0 < 0)
 		ksft_exit_fail_msg(KPROBES_LIST ": %s\n", strerror(errno));
