@@ -531,14 +531,24 @@ int pl_pageout_write_unpin(int fd, struct pl_buf *buf, __u32 handle,
 			   int dirty, __u32 *seq, size_t *priv_before,
 			   size_t *priv_after)
 {
-	size_t np = buf->len / pl_page_size;
-	int ok = 1;
+	size_t np = buf->len / pl_page_size, prev;
+	int ok = 1, i;
 
 	*seq = 0;
 	ok &= !pl_fsync(buf->fd);
 	ok &= !pl_count_private(fd, handle, np, priv_before);
-	ok &= !madvise(buf->addr, buf->len, MADV_PAGEOUT);
-	ok &= !pl_count_private(fd, handle, np, priv_after);
+	/*
+	 * MADV_PAGEOUT is best effort: a folio it finds off the LRU for a
+	 * moment (a per-CPU batch, a concurrent isolation) is skipped.  Ask
+	 * again, at most three times in all, while it still strips buffers.
+	 */
+	for (i = 0, prev = *priv_before; ok && i < 3; i++) {
+		ok &= !madvise(buf->addr, buf->len, MADV_PAGEOUT);
+		ok &= !pl_count_private(fd, handle, np, priv_after);
+		if (!*priv_after || *priv_after == prev)
+			break;
+		prev = *priv_after;
+	}
 	ok &= !pl_dma_write(fd, handle, 0, buf->len, 0, seq);
 	ok &= pl_device_wrote(buf, handle, *seq);
 	ok &= !pl_unpin(fd, handle, dirty ? MOCKDMA_UNPIN_DIRTY : 0);

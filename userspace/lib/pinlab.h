@@ -163,7 +163,8 @@ const char *pl_census_outcome(const struct pl_census *c, size_t np,
 /*
  * The buffer-stripping sequence (buffers_stripped, hazard_fsvariants) on
  * a pinned file buffer: fsync cleans it, PG_private is counted, MADV_PAGEOUT
- * lets reclaim strip a clean page's buffers, PG_private is counted again,
+ * lets reclaim strip a clean page's buffers (asked up to three times while
+ * it still strips some), PG_private is counted again,
  * the device writes every page, then the unpin (dirtying or clean) and an
  * fsync.  1 if every step succeeded and the device's write was in the
  * mapping before the unpin, else 0.
