@@ -114,6 +114,27 @@ resolve_abi() {
 		sort -V | tail -n 1
 }
 
+# fetch_source SERIES: the newest linux-source-SERIES this label's apt
+# state knows (acache/aget), unpacked once under the cache; sets $src.
+fetch_source() {
+	local series=$1 srcversion
+	srcversion=$(acache policy "linux-source-$series" | awk '/Candidate:/ {print $2}')
+	src=$PINLAB_CACHE/src/linux-source-${series}_$srcversion
+	[ -e "$src/.done" ] && return 0
+	step "fetching linux-source-$series ($srcversion)"
+	rm -rf "$src"
+	mkdir -p "$src/deb"
+	(cd "$src/deb" && aget download -qq "linux-source-$series=$srcversion" 2>&1 |
+		grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	ls "$src"/deb/*.deb >/dev/null 2>&1 ||
+		die "apt-get download of linux-source-$series failed"
+	dpkg-deb --fsys-tarfile "$src"/deb/*.deb |
+		tar -xO "./usr/src/linux-source-$series.tar.xz" |
+		tar -xJ -C "$src" --strip-components=1
+	rm -rf "$src/deb"
+	touch "$src/.done"
+}
+
 abi=$(resolve_abi)
 if [ -z "$abi" ]; then
 	# Lists absent or stale: refresh once and retry.
@@ -158,22 +179,7 @@ fi
 
 if [ "$label" = stock612 ]; then
 	if [ "${FETCH_SOURCE612:-0}" = 1 ]; then
-		srcversion=$(acache policy linux-source-6.12 | awk '/Candidate:/ {print $2}')
-		src=$PINLAB_CACHE/src/linux-source-6.12_$srcversion
-		if [ ! -e "$src/.done" ]; then
-			step "fetching linux-source-6.12 ($srcversion)"
-			rm -rf "$src"
-			mkdir -p "$src/deb"
-			(cd "$src/deb" && aget download -qq "linux-source-6.12=$srcversion" 2>&1 |
-				grep -v '^W: Download is performed unsandboxed' >&2 || true)
-			ls "$src"/deb/*.deb >/dev/null 2>&1 ||
-				die "apt-get download of linux-source-6.12 failed"
-			dpkg-deb --fsys-tarfile "$src"/deb/*.deb |
-				tar -xO ./usr/src/linux-source-6.12.tar.xz |
-				tar -xJ -C "$src" --strip-components=1
-			rm -rf "$src/deb"
-			touch "$src/.done"
-		fi
+		fetch_source 6.12
 		echo "KSRC612=$src"
 	fi
 	cat <<EOT
@@ -186,21 +192,7 @@ EOT
 	exit 0
 fi
 
-srcversion=$(apt-cache policy linux-source-6.1 | awk '/Candidate:/ {print $2}')
-src=$PINLAB_CACHE/src/linux-source-6.1_$srcversion
-if [ ! -e "$src/.done" ]; then
-	step "fetching linux-source-6.1 ($srcversion)"
-	rm -rf "$src"
-	mkdir -p "$src/deb"
-	(cd "$src/deb" && apt-get download -qq "linux-source-6.1=$srcversion" 2>&1 |
-		grep -v '^W: Download is performed unsandboxed' >&2 || true)
-	ls "$src"/deb/*.deb >/dev/null 2>&1 || die "apt-get download of linux-source-6.1 failed"
-	dpkg-deb --fsys-tarfile "$src"/deb/*.deb |
-		tar -xO ./usr/src/linux-source-6.1.tar.xz |
-		tar -xJ -C "$src" --strip-components=1
-	rm -rf "$src/deb"
-	touch "$src/.done"
-fi
+fetch_source 6.1
 
 cat <<EOT
 KVER=$abi
