@@ -413,6 +413,13 @@ def write(path, text):
         f.write(text)
 
 
+def xy_series(pdir, fn, rows, style, title):
+    """Writes @rows ((x, y) pairs) to @pdir/@fn and returns the gnuplot
+    plot term that draws them."""
+    write(os.path.join(pdir, fn), "".join(f"{x} {y}\n" for x, y in rows))
+    return f"'{fn}' using 1:2 with {style} title '{title}'"
+
+
 def plots(cells, pdir):
     """The four figures as PNG (gnuplot), with their data files; returns
     [(file name, caption)].  Missing data: no figure, said in the caption
@@ -451,10 +458,9 @@ def plots(cells, pdir):
                                                     batch=batch, method=meth, dma_pin_lru=sw))
                         if not rows:
                             continue
-                        fn = f"pin-cost-{mem}-{page}-{k}-{meth}-{sw}.dat"
-                        write(os.path.join(pdir, fn), "".join(f"{s} {v}\n" for s, v in rows))
                         t = f"{k} {meth}" + (f" lru={sw}" if sw != "-" else "")
-                        series.append(f"'{fn}' using 1:2 with linespoints title '{t}'")
+                        series.append(xy_series(pdir, f"pin-cost-{mem}-{page}-{k}-{meth}-{sw}.dat",
+                                                rows, "linespoints", t))
             gp += [f"set title '{mem} {page}'", "set xlabel 'buffer size (MiB)'",
                    "set ylabel 'ns per page (pin + unpin), log scale'",
                    "plot " + ", ".join(series) if series else "plot 0 notitle"]
@@ -472,9 +478,8 @@ def plots(cells, pdir):
                 rows = sorted((int(c["keys"]["t_s"]), c["metrics"]["bytes"] / 2**20)
                               for c in pick(cells, "wb-series", k, case="idle", size_mib=str(size)))
                 if rows:
-                    fn = f"wb-idle-{k}-{size}.dat"
-                    write(os.path.join(pdir, fn), "0 0\n" + "".join(f"{t} {v}\n" for t, v in rows))
-                    series.append(f"'{fn}' using 1:2 with linespoints title '{k}, {size} MiB pin'")
+                    series.append(xy_series(pdir, f"wb-idle-{k}-{size}.dat", [(0, 0)] + rows,
+                                            "linespoints", f"{k}, {size} MiB pin"))
         gp = [PLOT_HEAD, "set output 'wb-idle.png'",
               "set title 'writeback of an idle long-term write pin (ext4): bytes written "
               "to the block device since the device wrote one page'",
@@ -495,9 +500,8 @@ def plots(cells, pdir):
                 rows = sorted((int(c["keys"]["t_ms"]) / 1000, c["metrics"]["pgscan"])
                               for c in pick(cells, "pgscan-series", k, phase=ph))
                 if rows:
-                    fn = f"pgscan-{k}-{ph}.dat"
-                    write(os.path.join(pdir, fn), "0 0\n" + "".join(f"{t} {v}\n" for t, v in rows))
-                    series.append(f"'{fn}' using 1:2 with lines lw 2 title '{k}, {ph}'")
+                    series.append(xy_series(pdir, f"pgscan-{k}-{ph}.dat", [(0, 0)] + rows,
+                                            "lines lw 2", f"{k}, {ph}"))
         gp = [PLOT_HEAD, "set output 'pgscan.png'",
               "set title 'memcg reclaim: 48 MiB group, 16 MiB of ext4 file pages "
               "(pinned or not), a co-runner reading 96 MiB'",
