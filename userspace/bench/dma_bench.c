@@ -93,7 +93,7 @@ static int run(int mfd, enum pl_mem mem, size_t len, int rounds)
 
 	if (pl_buf_setup_len(&buf, mem, len) ||
 	    pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN,
-		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+		   pl_device_write_flags(mem, MOCKDMA_METHOD_PIN), &h)) {
 		pl_buf_teardown(&buf);
 		ksft_print_msg("%s %zu MiB: set-up failed\n", pl_mem_name(mem),
 			       len / MIB);

@@ -95,7 +95,8 @@ static int slab_per_page(int mfd, struct pl_buf *buf, int rounds,
 		s0 = meminfo_kib("Slab");
 		u0 = meminfo_kib("SUnreclaim");
 		if (pl_pin(mfd, buf->addr, buf->len, MOCKDMA_METHOD_PIN,
-			   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h))
+			   pl_device_write_flags(PL_MEM_EXT4_SHARED,
+						 MOCKDMA_METHOD_PIN), &h))
 			return 0;
 		pl_lru_drain_all();
 		s1 = meminfo_kib("Slab");
@@ -143,7 +144,7 @@ int main(void)
 		ok = slab_per_page(mfd, &buf, rounds, "-");
 	}
 	pl_buf_teardown(&buf);
-	ksft_test_result(ok, "%d long-term pins of %lu pages, slab measured\n",
+	ksft_test_result(ok, "%d device write pins (long-term where granted) of %lu pages, slab measured\n",
 			 rounds, NPAGES);
 	ksft_test_result(!pl_bench_end(&guard),
 			 "no injection kprobe live; pin counters balance\n");

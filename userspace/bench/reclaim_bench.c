@@ -137,7 +137,8 @@ static int phase(int mfd, const char *name, int pin, int arm, int secs)
 		return 0;
 	}
 	if (pin && pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN,
-			  MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h))
+			  pl_device_write_flags(PL_MEM_EXT4_SHARED,
+						MOCKDMA_METHOD_PIN), &h))
 		ok = 0;
 	if (pin && ok && pinned_pfns(mfd, h, np, pfn0))
 		ok = 0;

@@ -63,7 +63,8 @@ static int volume(int mfd, size_t size, int busy, int window_s)
 
 	if (pl_buf_setup_len(&buf, PL_MEM_EXT4_SHARED, size) ||
 	    pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN,
-		   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h)) {
+		   pl_device_write_flags(PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN),
+		   &h)) {
 		pl_buf_teardown(&buf);
 		ksft_print_msg("%zu MiB: set-up failed\n", size / MIB);
 		return 0;
@@ -192,7 +193,8 @@ static int timeline(int mfd)
 	ok = !pl_lru_drain_all();
 	tally(step++, "faulted", buf.addr);
 	ok = ok && !pl_pin(mfd, buf.addr, buf.len, MOCKDMA_METHOD_PIN,
-			   MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE, &h);
+			   pl_device_write_flags(PL_MEM_EXT4_SHARED,
+						 MOCKDMA_METHOD_PIN), &h);
 	if (!ok) {
 		pl_buf_teardown(&buf);
 		return 0;

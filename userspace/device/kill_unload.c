@@ -47,6 +47,13 @@
 #include "lib/pinlab.h"
 
 #define LT_W		(MOCKDMA_PIN_LONGTERM | MOCKDMA_PIN_WRITE)
+/*
+ * The write pin of the ext4 file victims: long-term where the kernel grants
+ * it, short-term on 6.5+ (which refuses LONGTERM|WRITE of a MAP_SHARED ext4
+ * mapping with EFAULT): the torture is of the device's lifecycle, not of
+ * the pin's kind.
+ */
+#define FILE_W		pl_device_write_flags(PL_MEM_EXT4_SHARED, MOCKDMA_METHOD_PIN)
 #define DBG		"/sys/kernel/debug/mockdma/"
 #define KPROBES_LIST	"/sys/kernel/debug/kprobes/list"
 
@@ -304,7 +311,7 @@ static void victim_engine(void *arg, int ready)
 	int fd = open_dev();
 	__u32 h;
 
-	if (pl_pin(fd, b->addr, b->len, MOCKDMA_METHOD_PIN, LT_W, &h) ||
+	if (pl_pin(fd, b->addr, b->len, MOCKDMA_METHOD_PIN, FILE_W, &h) ||
 	    pl_engine_start(fd, h, 0, 0, 0, 0) ||
 	    pl_engine_wait(fd, h, &st, 1, 20000) ||
 	    write(ready, "e", 1) != 1)
@@ -427,7 +434,7 @@ static void victim_inject(void *arg, int ready)
 	int fd = open_dev();
 	__u32 h, seq = 0;
 
-	if (pl_pin(fd, b->addr, b->len, MOCKDMA_METHOD_PIN, LT_W, &h) ||
+	if (pl_pin(fd, b->addr, b->len, MOCKDMA_METHOD_PIN, FILE_W, &h) ||
 	    pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_START, 0, 0, 0,
 			  MOCKDMA_STAMP_SIZE, &seq) ||
 	    write(ready, "i", 1) != 1)
