@@ -719,6 +719,12 @@ int pl_kernel_refuses_longterm_file_write(void)
 	return pl_kernel() == PL_KERNEL_STOCK612;
 }
 
+int pl_ext4_journal_pins_only(void)
+{
+	/* The same release as the refusal: 6.5. */
+	return pl_kernel_refuses_longterm_file_write();
+}
+
 int pl_kernel_patched(void)
 {
 	return pl_kernel() == PL_KERNEL_PATCHED;

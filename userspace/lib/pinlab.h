@@ -225,6 +225,16 @@ int pl_kernel_debian(void);
  */
 int pl_kernel_refuses_longterm_file_write(void);
 /*
+ * ext4 data=journal as reworked in 6.5 (stock612): ext4_do_writepages()
+ * commits, then writes the pages out to their home blocks, and a folio
+ * dirtied behind ext4's back is journalled only if it is dma-pinned
+ * (ext4_journalled_dirty_folio(): PG_checked if folio_maybe_dma_pinned()).
+ * On 6.1 the commit re-exposes the journalled buffers to writeback
+ * (mark_buffer_dirty() in __jbd2_journal_unfile_buffer()), whatever
+ * holds the page.
+ */
+int pl_ext4_journal_pins_only(void);
+/*
  * The errno this kernel refuses a @method pin of @mem with @flags with
  * (the rule above: EFAULT for a FOLL_PIN method with LONGTERM|WRITE of an
  * ext4/xfs MAP_SHARED mapping on stock612), 0 where it pins.
