@@ -34,11 +34,12 @@
 # "patched" the same plus patches/series (ci/build-kernel.sh base|patched):
 # base vs patched is the series alone, stock is what users run.  "stock612"
 # is Debian's newest 6.12 from bookworm-backports (ci/fetch-kernel.sh
-# stock612), what upstream did instead of the series (not in the default
-# KERNELS).  check and run boot each of $KERNELS in turn; shell boots
-# $KERNEL.
+# stock612), what upstream did instead of the series.  check and run boot
+# each of $KERNELS in turn; shell boots $KERNEL; bench boots the three 6.1
+# kernels (its goals compare them) unless KERNELS says otherwise.
 #
-# Environment: KERNELS (default "stock base patched"), KERNEL (shell only,
+# Environment: KERNELS (default "stock stock612 base patched"; bench:
+# "stock base patched"), KERNEL (shell only,
 # default stock), TESTS (subset, by program name), REPEAT (run each N times),
 # MUTATE (a deliberate defect of the fixture, ci/mutations; check only),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
@@ -53,8 +54,10 @@ if [ "$mode" = shell ]; then
 	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base, patched or debug"
 elif [ "$mode" = stress ]; then
 	kernels=debug
-else
+elif [ "$mode" = bench ]; then
 	kernels=${KERNELS:-stock base patched}
+else
+	kernels=${KERNELS:-stock stock612 base patched}
 fi
 for k in $kernels; do
 	case $k in
