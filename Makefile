@@ -13,11 +13,14 @@
 #   make stress                     (the suite on the KASAN/lockdep/kmemleak
 #                                    build of the patched kernel, long fuzz)
 #   make compare A=results/<run> B=results/<run>   (what differs)
+#   make lava KERNELS=stock TESTS="oracle bad_input"
+#                                   (each boot directly and as a LAVA job
+#                                    run by lava-run, verdicts compared)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
 export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED
 
-.PHONY: all run check bench stress compare shell mutate driver userspace dkms clean
+.PHONY: all run check bench stress compare shell mutate lava driver userspace dkms clean
 
 all: driver userspace
 
@@ -35,6 +38,9 @@ bench:
 
 stress:
 	bash ci/pinlab.sh stress
+
+lava:
+	bash ci/pinlab.sh lava
 
 # The cells, goal lines and figures that differ between two result
 # directories (results/<run> or a run's name under results/).

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm.sh RUN_DIR check|shell: boot one kernel in QEMU (TCG) and run the tests
-# named in $TESTS inside it, or open a shell.
+# vm.sh RUN_DIR check|shell|lava: boot one kernel in QEMU (TCG) and run the
+# tests named in $TESTS inside it, or open a shell; lava: the same boot as
+# a LAVA job run by lava-run on this machine (ci/lava/run-job.sh).
 #
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
@@ -100,6 +101,21 @@ qemu=(qemu-system-x86_64 -nodefaults -no-reboot
 
 if [ "$mode" = shell ]; then
 	exec "${qemu[@]}" -serial mon:stdio
+fi
+
+if [ "$mode" = lava ]; then
+	# The same boot as a LAVA job run by lava-run (make lava): the same
+	# kernel, initramfs, command line and disks in the same order; the
+	# 9p shares as further qemu options of the job.
+	set +e
+	LAVA_EXTRA="-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+-virtfs local,path=$run,mount_tag=results,security_model=none,multidevs=remap" \
+		"$PINLAB_ROOT/ci/lava/run-job.sh" "$run" "$KIMAGE" "$initrd" "$append" \
+		"$run/ext4.img" "$run/xfs.img"
+	status=$?
+	set -e
+	rm -f "$run/ext4.img" "$run/xfs.img"
+	exit "$status"
 fi
 
 step "booting $KVER in QEMU (TCG) for: ${TESTS:-}"

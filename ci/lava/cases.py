@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""KTAP results as LAVA test cases, and the comparison of a LAVA job's
+cases with the direct run's KTAP.
+
+  cases.py lava < KTAP                  one "ID VERDICT" line per KTAP result
+                                        (run in the guest by
+                                        ci/lava/guest-test.sh, which calls
+                                        lava-test-case ID --result VERDICT)
+  cases.py map < KTAP                   "ID<TAB>KTAP name" per result
+  cases.py results LAVA_LOG DEFINITION  the cases LAVA recorded for that test
+                                        definition, "ID VERDICT" per line,
+                                        from lava-run's log (JSON lines)
+  cases.py compare DIRECT.ktap LAVA_CASES
+                                        same cases, same verdicts, or one line
+                                        per difference naming the KTAP case;
+                                        "N passed, N failed, N skipped" (a
+                                        difference counts as failed, and so
+                                        does a case failed in both); exit 1
+                                        on any failure
+
+A KTAP name becomes a LAVA test case id deterministically, from the name
+alone: every run of characters outside [A-Za-z0-9._-] is one "_" (the LAVA
+server shows ids in URLs; the dispatcher rejects whitespace and rewrites
+"/"), and an id longer than LAVA_MAX (the server's TestCase name field) is
+cut and given the first 8 hex digits of the name's SHA-1.  A name that
+occurs again in the same KTAP (it should not: report.py checks that leaf
+names are unique per program) gets "#2", "#3", ... before the mapping.  Two
+names that map to one id are an error, on both sides: a comparison must
+never merge two cases.
+
+Verdicts: "ok" is pass, "not ok" fail, "ok ... # SKIP" skip (report.py
+prints a SKIP only where ci/allowed-skips allows it; any other skip is
+already "not ok").
+"""
+import hashlib
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report import DIRECTIVE_RE, RESULT_RE  # noqa: E402  (ci/report.py's KTAP grammar)
+
+LAVA_MAX = 100
+VERDICTS = ("pass", "fail", "skip")
+
+
+def lava_id(name):
+    """The LAVA test case id of one KTAP result name."""
+    cid = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "_"
+    if len(cid) > LAVA_MAX:
+        cid = cid[:LAVA_MAX - 9] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    return cid
+
+
+def ktap_results(text):
+    """[(name, verdict)] of every result line of a flat KTAP (report.py's)."""
+    out, seen = [], {}
+    for line in text.splitlines():
+        m = RESULT_RE.match(line)
+        if not m:
+            continue
+        rest = m.group("rest").strip()
+        if rest.startswith("- "):
+            rest = rest[2:]
+        d = DIRECTIVE_RE.search(rest)
+        name = rest[:d.start()].rstrip() if d else rest
+        if m.group("not"):
+            verdict = "fail"
+        elif d and d.group("directive").upper() == "SKIP":
+            verdict = "skip"
+        else:
+            verdict = "pass"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}#{seen[name]}"
+        out.append((name, verdict))
+    return out
+
+
+def id_map(results):
+    """{id: (name, verdict)}; raises ValueError naming two names on one id."""
+    ids = {}
+    for name, verdict in results:
+        cid = lava_id(name)
+        if cid in ids:
+            raise ValueError(f"'{ids[cid][0]}' and '{name}' map to one LAVA id '{cid}'")
+        ids[cid] = (name, verdict)
+    return ids
+
+
+def lava_log_results(path, definition):
+    """{id: verdict} of the test cases lava-run logged for DEFINITION (its
+    log names the definition "<index>_<name>")."""
+    got = {}
+    def_re = re.compile(r"^\d+_" + re.escape(definition) + "$")
+    with open(path, errors="replace") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            msg = rec.get("msg") if isinstance(rec, dict) else None
+            if rec.get("lvl") != "results" or not isinstance(msg, dict):
+                continue
+            if not def_re.match(str(msg.get("definition", ""))):
+                continue
+            cid, verdict = str(msg.get("case")), str(msg.get("result"))
+            if cid in got:
+                # A repeated id: the guest side refuses to send one.
+                got[cid] = "fail"
+                continue
+            got[cid] = verdict
+    return got
+
+
+def compare(direct_path, lava_path):
+    """Print each difference and the comparison's summary; 0 if none."""
+    with open(direct_path, errors="replace") as f:
+        direct = id_map(ktap_results(f.read()))
+    lava = {}
+    with open(lava_path) as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if len(fields) != 2 or fields[1] not in VERDICTS + ("unknown",):
+                print(f"not ok {lava_path}:{n}: malformed line {line.rstrip()!r}")
+                return 1
+            lava[fields[0]] = fields[1]
+    diffs = []
+    counts = dict.fromkeys(VERDICTS, 0)
+    for cid, (name, verdict) in direct.items():
+        if cid not in lava:
+            diffs.append(f"missing in LAVA: {name} (direct: {verdict})")
+        elif lava[cid] != verdict:
+            diffs.append(f"verdict differs: {name}: direct {verdict}, LAVA {lava[cid]}")
+        else:
+            counts[verdict] += 1
+            if verdict == "fail":
+                print(f"# failed in both runs: {name}")
+    for cid in lava:
+        if cid not in direct:
+            diffs.append(f"only in LAVA: {cid} ({lava[cid]})")
+    for d in diffs:
+        print(f"# {d}")
+    print(f"# compared {len(direct)} direct cases with {len(lava)} LAVA cases: "
+          f"{len(diffs)} differences")
+    # A difference is a failure of the comparison; a case that failed in
+    # both runs is still a failure.
+    print(f"{counts['pass']} passed, {counts['fail'] + len(diffs)} failed, "
+          f"{counts['skip']} skipped")
+    return 1 if diffs or counts["fail"] or not direct else 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] in ("lava", "map") and len(argv) == 2:
+        try:
+            ids = id_map(ktap_results(sys.stdin.read()))
+        except ValueError as e:
+            print(f"cases.py: {e}", file=sys.stderr)
+            return 1
+        if not ids:
+            print("cases.py: no KTAP result on stdin", file=sys.stderr)
+            return 1
+        for cid, (name, verdict) in ids.items():
+            print(f"{cid} {verdict}" if argv[1] == "lava" else f"{cid}\t{name}")
+        return 0
+    if len(argv) == 4 and argv[1] == "results":
+        got = lava_log_results(argv[2], argv[3])
+        for cid, verdict in got.items():
+            print(f"{cid} {verdict}")
+        return 0
+    if len(argv) == 4 and argv[1] == "compare":
+        try:
+            return compare(argv[2], argv[3])
+        except (OSError, ValueError) as e:
+            print(f"cases.py: {e}", file=sys.stderr)
+            return 2
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

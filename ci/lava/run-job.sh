@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-job.sh RUN_DIR KIMAGE INITRD APPEND DRIVE...: one boot of the suite as
+# a LAVA job, run by lava-run on this machine with no server (ci/vm.sh
+# RUN_DIR lava calls it where a direct boot would start QEMU; `make lava`).
+#
+# Renders the device configuration (ci/lava/device.jinja2 over lava-server's
+# qemu.jinja2 and base.jinja2, with the job's context, as a server would)
+# and the job (ci/lava/job.jinja2: KIMAGE with APPEND, INITRD as the ramdisk
+# with LAVA's overlay and the tools tar, each DRIVE a raw virtio disk in
+# that order), runs lava-run, and writes:
+#   RUN_DIR/lava/{job,device}.yaml   what ran (with file:// urls)
+#   RUN_DIR/lava/lava-run.log        lava-run's log (JSON lines)
+#   RUN_DIR/lava/tools.tar           the /pinlab overlay of the ramdisk
+#   RUN_DIR/lava-cases.txt           "ID VERDICT" per test case of the
+#                                    pinlab definition (ci/lava/cases.py)
+#   RUN_DIR/console.log              the guest's console, from the log
+# Exit status: lava-run's; the verdict is the cases' (lava-run exits 0 and
+# calls the job complete when test cases fail): ci/pinlab.sh lava gates on
+# them.
+#
+# Environment: VM_MEM (MiB, default 2048), VM_TIMEOUT (s, default 3000: the
+# test action's timeout), LAVA_EXTRA (further qemu options, one per line),
+# LAVA_JOB_ID (default: from the clock; lava-run's scratch is
+# /var/lib/lava/dispatcher/tmp/<id>, removed when the job ends).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+[ $# -ge 4 ] || die "usage: run-job.sh RUN_DIR KIMAGE INITRD APPEND DRIVE..."
+run=$1 kimage=$2 initrd=$3 append=$4
+shift 4
+for f in "$kimage" "$initrd" "$@"; do
+	[ -e "$f" ] || die "run-job.sh: no such file: $f"
+done
+need_pkgs lava-dispatcher cpio
+lava=$PINLAB_ROOT/ci/lava
+work=$run/lava
+rm -rf "$work"
+mkdir -p "$work"
+
+# lava-server's device-type templates, of the lava-dispatcher version
+# installed: the package is downloaded and unpacked, never installed or
+# configured.
+ver=$(dpkg-query -W -f='${Version}' lava-dispatcher)
+types=$PINLAB_CACHE/lava-server/$ver/device-types
+if [ ! -e "$types/qemu.jinja2" ]; then
+	step "fetching lava-server $ver's device-type templates"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq "lava-server=$ver" 2>&1 |
+		grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	deb=$(ls "$tmp"/lava-server_*.deb 2>/dev/null | head -n 1)
+	[ -n "$deb" ] || die "apt-get download lava-server=$ver failed"
+	dpkg-deb -x "$deb" "$tmp/x"
+	mkdir -p "$types"
+	cp "$tmp"/x/usr/share/lava-server/device-types/{qemu,base}.jinja2 "$types/"
+	rm -rf "$tmp"
+fi
+
+# The tools the test definition runs in the guest, at /pinlab/ci/.
+tar -C "$PINLAB_ROOT" -cf "$work/tools.tar" ci/report.py ci/expected-splats \
+	ci/allowed-skips ci/lava/cases.py ci/lava/guest-test.sh
+
+label=$(cat "$run/kernel.label")
+profile=$(cat "$run/kernel.profile" 2>/dev/null || true)
+tests=$(sed -n "s/^TESTS='\(.*\)'$/\1/p" "$run/run.env")
+minutes=$(( (${VM_TIMEOUT:-3000} + 59) / 60 ))
+python3 - "$work/vars.json" "$label${profile:++$profile}: $tests" "$kimage" \
+	"$append" "$initrd" "$work/tools.tar" "${VM_MEM:-2048}" "$minutes" \
+	"${LAVA_EXTRA:-}" "$@" <<'EOF'
+import json, os, sys
+out, name, kimage, append, initrd, tools, mem, minutes, extra = sys.argv[1:10]
+url = lambda p: "file://" + os.path.abspath(p)
+# The same CPU, SMP, machine and reset behaviour as ci/vm.sh's QEMU.
+opts = ["-cpu max", "-smp 2", "-machine pc", "-accel tcg,thread=multi", "-no-reboot"]
+opts += [l for l in extra.splitlines() if l.strip()]
+drives = [{"label": "disk%d" % i, "url": url(p), "compression": None}
+          for i, p in enumerate(sys.argv[10:])]
+json.dump({"job_name": "pinlab " + name, "kernel_url": url(kimage),
+           "append": append, "ramdisk_url": url(initrd), "tools_url": url(tools),
+           "drives": drives, "memory": int(mem), "extra_options": opts,
+           "boot_minutes": 5, "test_minutes": int(minutes)}, open(out, "w"), indent=1)
+EOF
+python3 "$lava/render.py" job "$lava/job.jinja2" "$work/vars.json" > "$work/job.yaml"
+python3 "$lava/render.py" device "$lava/device.jinja2" "$work/job.yaml" "$types" \
+	> "$work/device.yaml"
+
+id=${LAVA_JOB_ID:-$(date +%s)}
+step "lava-run job $id: $label${profile:++$profile}"
+set +e
+timeout -k 10 $(( ${VM_TIMEOUT:-3000} + 900 )) lava-run --job-id "$id" \
+	--output-dir "$work/out" --device "$work/device.yaml" \
+	--dispatcher "$lava/dispatcher.yaml" "$work/job.yaml" < /dev/null 2>&1 |
+	tee "$work/lava-run.log" |
+	sed -u -n 's/.*"lvl": "target", "msg": "pinlab-guest: \(.*\)"}$/  lava guest: \1/p' >&2
+status=${PIPESTATUS[0]}
+set -e
+python3 - "$work/lava-run.log" > "$run/console.log" <<'EOF'
+import json, sys
+for line in open(sys.argv[1], errors="replace"):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(rec, dict) and rec.get("lvl") == "target":
+        print(rec.get("msg"))
+EOF
+python3 "$lava/cases.py" results "$work/lava-run.log" pinlab > "$run/lava-cases.txt"
+step "lava-run exited $status; $(wc -l < "$run/lava-cases.txt") test cases of the pinlab definition; job result: $(sed -n 's/^result: //p' "$work/out/result.yaml" 2>/dev/null || echo none)"
+exit "$status"
