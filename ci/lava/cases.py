@@ -10,7 +10,7 @@ cases with the direct run's KTAP.
   cases.py map < KTAP                   "ID<TAB>KTAP name" per result
   cases.py results LAVA_LOG DEFINITION  the cases LAVA recorded for that test
                                         definition, "ID VERDICT" per line,
-                                        from lava-run's log (JSON lines)
+                                        from lava-run's log (YAML lines)
   cases.py compare DIRECT.ktap LAVA_CASES
                                         same cases, same verdicts, or one line
                                         per difference naming the KTAP case;
@@ -34,13 +34,18 @@ prints a SKIP only where ci/allowed-skips allows it; any other skip is
 already "not ok").
 """
 import hashlib
-import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from report import DIRECTIVE_RE, RESULT_RE  # noqa: E402  (ci/report.py's KTAP grammar)
+
+try:
+    import yaml  # the host's (lava-run's log); the guest needs none
+    SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+except ImportError:
+    yaml = None
 
 LAVA_MAX = 100
 VERDICTS = ("pass", "fail", "skip")
@@ -97,9 +102,13 @@ def lava_log_results(path, definition):
     def_re = re.compile(r"^\d+_" + re.escape(definition) + "$")
     with open(path, errors="replace") as f:
         for line in f:
+            # Each line is a YAML flow mapping, JSON but for the "!" tags
+            # lava-run writes on the signals' line numbers.
+            if '"lvl": "results"' not in line:
+                continue
             try:
-                rec = json.loads(line)
-            except ValueError:
+                rec = yaml.load(line, Loader=SafeLoader)
+            except yaml.YAMLError:
                 continue
             msg = rec.get("msg") if isinstance(rec, dict) else None
             if rec.get("lvl") != "results" or not isinstance(msg, dict):

@@ -19,6 +19,8 @@
 set -u
 H=/host R=/mnt/results
 tools=/tmp/pinlab-lava
+# The initramfs has no /tmp of its own.
+mkdir -p /tmp
 
 root=
 for arg in $(cat /proc/cmdline); do
