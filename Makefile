@@ -13,12 +13,17 @@
 #   make stress                     (the suite on the KASAN/lockdep/kmemleak
 #                                    build of the patched kernel, long fuzz)
 #   make compare A=results/<run> B=results/<run>   (what differs)
+#   PINLAB_GUEST=payload make check (the guest runs from the payload disk of
+#                                    ci/mkpayload.sh, a Debian root with
+#                                    pinlab's files, instead of the host's
+#                                    root over 9p; also run/bench/stress/
+#                                    shell; default 9p)
 #   make lava KERNELS=stock TESTS="oracle bad_input"
 #                                   (each boot directly and as a LAVA job
 #                                    run by lava-run, verdicts compared)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED PINLAB_GUEST
 
 .PHONY: all run check bench stress compare shell mutate lava driver userspace dkms clean
 

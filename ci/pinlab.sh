@@ -51,7 +51,9 @@
 # default stock), TESTS (subset, by program name), REPEAT (run each N times),
 # MUTATE (a deliberate defect of the fixture, ci/mutations; check only),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
-# PINLAB_RESULTS (default ./results).
+# PINLAB_RESULTS (default ./results), PINLAB_GUEST (9p, the default: the
+# guest runs in the host's root over 9p; payload: in the guest payload of
+# ci/mkpayload.sh, for where 9p is absent; ci/vm.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mode=${1:-check}
@@ -75,6 +77,14 @@ for k in $kernels; do
 	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched; KERNEL=debug for make shell)" ;;
 	esac
 done
+# make lava's direct boots run from the same payload as its LAVA jobs (a
+# job has no 9p share of this host), unless PINLAB_GUEST says otherwise.
+[ "$mode" = lava ] && : "${PINLAB_GUEST:=payload}"
+case ${PINLAB_GUEST:=9p} in
+9p|payload) ;;
+*) die "PINLAB_GUEST=$PINLAB_GUEST: 9p (default) or payload" ;;
+esac
+export PINLAB_GUEST
 if [ -n "${MUTATE:-}" ]; then
 	grep -qE "^${MUTATE}[[:space:]]" "$PINLAB_ROOT/ci/mutations" ||
 		die "unknown mutation '$MUTATE' (see ci/mutations)"

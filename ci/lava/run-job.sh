@@ -74,8 +74,11 @@ url = lambda p: "file://" + os.path.abspath(p)
 # The same CPU, SMP, machine and reset behaviour as ci/vm.sh's QEMU.
 opts = ["-cpu max", "-smp 2", "-machine pc", "-accel tcg,thread=multi", "-no-reboot"]
 opts += [l for l in extra.splitlines() if l.strip()]
-drives = [{"label": "disk%d" % i, "url": url(p), "compression": None}
-          for i, p in enumerate(sys.argv[10:])]
+# Each disk is labelled by its file name (ext4.img: "ext4").
+drives = [{"label": os.path.basename(p).split(".")[0], "url": url(p), "compression": None}
+          for p in sys.argv[10:]]
+if len({d["label"] for d in drives}) != len(drives):
+    sys.exit("run-job.sh: two disks of one name: %s" % " ".join(sys.argv[10:]))
 json.dump({"job_name": "pinlab " + name, "kernel_url": url(kimage),
            "append": append, "ramdisk_url": url(initrd), "tools_url": url(tools),
            "drives": drives, "memory": int(mem), "extra_options": opts,
