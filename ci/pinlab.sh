@@ -34,7 +34,7 @@
 #          this machine with no server (ci/vm.sh lava, ci/lava/run-job.sh);
 #          the job's test cases (one per KTAP result, reported in the guest)
 #          compared with the direct run's KTAP case by case
-#          (ci/lava/cases.py compare): same cases, same verdicts, else a
+#          (ci/lava/lava.py compare): same cases, same verdicts, else a
 #          failure naming each difference; "N passed, N failed, N skipped";
 #          exit 1 on any difference or failed case.
 #
@@ -363,7 +363,9 @@ elif [ "$mode" = lava ]; then
 	done > "$out/lava-cases.txt"
 	step "LAVA: $(wc -l < "$out/lava-cases.txt") test cases; $(awk '{n[$2]++} END {printf "%d pass, %d fail, %d skip", n["pass"], n["fail"], n["skip"]}' "$out/lava-cases.txt")"
 	step "comparing the LAVA jobs' test cases with the direct KTAP"
-	python3 "$PINLAB_ROOT/ci/lava/cases.py" compare "$out/direct.ktap" \
+	# Which KTAP result each LAVA test case id stands for.
+	python3 "$PINLAB_ROOT/ci/lava/lava.py" map < "$out/direct.ktap" > "$out/lava-ids.tsv" || true
+	python3 "$PINLAB_ROOT/ci/lava/lava.py" compare "$out/direct.ktap" \
 		"$out/lava-cases.txt" > "$out/lava-compare.txt" || status=1
 	grep -v '^# failed in both' "$out/lava-compare.txt" | head -n 60 || true
 	echo "# cases failed in both runs: $(grep -c '^# failed in both' "$out/lava-compare.txt" || true)"

@@ -7,12 +7,12 @@
 # tree the tests run chrooted in) and the results directory /mnt/results
 # (inside /host) already set up.  It lies in the initramfs at /pinlab/ci/,
 # an overlay of the job's ramdisk, beside ci/report.py, ci/expected-splats,
-# ci/allowed-skips and ci/lava/cases.py.
+# ci/allowed-skips and ci/lava/lava.py.
 #
 # It runs the same runner as the local harness (ci/guest/run-tests, from
 # /host), judges the results directory with the same ci/report.py check,
 # leaves that KTAP on the results disk as results.ktap and on the console,
-# and reports every KTAP result as one LAVA test case (ci/lava/cases.py:
+# and reports every KTAP result as one LAVA test case (ci/lava/lava.py:
 # the id mapping; lava-test-case ID --result pass|fail|skip).  A step that
 # cannot run is a failed test case of its own, so a broken guest never
 # reads as an empty pass.
@@ -53,7 +53,7 @@ sync
 echo "pinlab-lava: KTAP of $R"
 cat /tmp/pinlab.ktap
 
-if ! chroot $H python3 "$tools/ci/lava/cases.py" lava < /tmp/pinlab.ktap > /tmp/pinlab.cases; then
+if ! chroot $H python3 "$tools/ci/lava/lava.py" lava < /tmp/pinlab.ktap > /tmp/pinlab.cases; then
 	lava-test-case pinlab-case-ids --result fail
 	exit 0
 fi

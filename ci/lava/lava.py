@@ -1,23 +1,40 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""KTAP results as LAVA test cases, and the comparison of a LAVA job's
-cases with the direct run's KTAP.
+"""make lava's LAVA side: the job and device configuration rendered, KTAP
+results as LAVA test cases, and the comparison of a LAVA job's cases with
+the direct run's KTAP.
 
-  cases.py lava < KTAP                  one "ID VERDICT" line per KTAP result
+  lava.py job TEMPLATE VARS.json        the job (YAML) on stdout
+  lava.py device DEVICE.jinja2 JOB.yaml TEMPLATE_DIR
+                                        the device configuration on stdout
+  lava.py lava < KTAP                   one "ID VERDICT" line per KTAP result
                                         (run in the guest by
                                         ci/lava/guest-test.sh, which calls
                                         lava-test-case ID --result VERDICT)
-  cases.py map < KTAP                   "ID<TAB>KTAP name" per result
-  cases.py results LAVA_LOG DEFINITION  the cases LAVA recorded for that test
+  lava.py map < KTAP                    "ID<TAB>KTAP name" per result
+  lava.py results LAVA_LOG DEFINITION   the cases LAVA recorded for that test
                                         definition, "ID VERDICT" per line,
                                         from lava-run's log (YAML lines)
-  cases.py compare DIRECT.ktap LAVA_CASES
+  lava.py lavacli RESULTS.json          the same from a lab: "ID VERDICT" per
+                                        entry of `lavacli results JOB
+                                        0_pinlab --json` (a list of
+                                        {"name", "result", ...})
+  lava.py compare DIRECT.ktap LAVA_CASES
                                         same cases, same verdicts, or one line
                                         per difference naming the KTAP case;
                                         "N passed, N failed, N skipped" (a
                                         difference counts as failed, and so
                                         does a case failed in both); exit 1
                                         on any failure
+
+job: VARS.json holds the template's variables (ci/lava/job.jinja2 lists
+them); the output is checked to be YAML with the keys lava-run needs.
+device: what a LAVA server does when it schedules JOB.yaml: the device
+dictionary DEVICE.jinja2 (which extends a device-type template) rendered
+with the job's context as variables, TEMPLATE_DIR holding lava-server's
+device-types (qemu.jinja2, base.jinja2; from the lava-server package,
+never configured here).  Both need jinja2 and yaml (Debian's python3 with
+lava-dispatcher's dependencies); the guest's commands (lava) need neither.
 
 A KTAP name becomes a LAVA test case id deterministically, from the name
 alone: every run of characters outside [A-Za-z0-9._-] is one "_" (the LAVA
@@ -34,6 +51,7 @@ prints a SKIP only where ci/allowed-skips allows it; any other skip is
 already "not ok").
 """
 import hashlib
+import json
 import os
 import re
 import sys
@@ -41,11 +59,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from report import DIRECTIVE_RE, RESULT_RE  # noqa: E402  (ci/report.py's KTAP grammar)
 
+# The host's commands need jinja2 and yaml; the guest's python3 may lack
+# them.
 try:
-    import yaml  # the host's (lava-run's log); the guest needs none
+    import jinja2
+    import yaml
     SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 except ImportError:
-    yaml = None
+    jinja2 = yaml = None
 
 LAVA_MAX = 100
 VERDICTS = ("pass", "fail", "skip")
@@ -124,6 +145,19 @@ def lava_log_results(path, definition):
     return got
 
 
+def lavacli_results(path):
+    """{id: verdict} of the entries of a `lavacli results --json` list."""
+    with open(path) as f:
+        entries = json.load(f)
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: not a list of test case results")
+    got = {}
+    for e in entries:
+        cid, verdict = str(e["name"]), str(e["result"])
+        got[cid] = "fail" if cid in got else verdict
+    return got
+
+
 def compare(direct_path, lava_path):
     """Print each difference and the comparison's summary; 0 if none."""
     with open(direct_path, errors="replace") as f:
@@ -161,21 +195,63 @@ def compare(direct_path, lava_path):
     return 1 if diffs or counts["fail"] or not direct else 0
 
 
+def env_for(*dirs):
+    # StrictUndefined: a variable the caller forgot is an error, not "".
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(list(dirs)),
+                              undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, autoescape=False)
+
+
+def render_job(template, vars_path):
+    with open(vars_path) as f:
+        variables = json.load(f)
+    env = env_for(os.path.dirname(os.path.abspath(template)))
+    text = env.get_template(os.path.basename(template)).render(**variables)
+    job = yaml.safe_load(text)
+    for key in ("device_type", "context", "actions"):
+        if key not in job:
+            raise ValueError(f"rendered job lacks '{key}'")
+    return text
+
+
+def render_device(device, job_path, template_dir):
+    with open(job_path) as f:
+        context = yaml.safe_load(f).get("context", {})
+    # lava-server's templates test undefined variables with "default()":
+    # the default Undefined, not the strict one.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([os.path.dirname(os.path.abspath(device)),
+                                        template_dir]),
+        trim_blocks=True, autoescape=False)
+    text = env.get_template(os.path.basename(device)).render(**context)
+    dev = yaml.safe_load(text)
+    try:
+        dev["actions"]["boot"]["methods"]["qemu"]["parameters"]["command"]
+    except (KeyError, TypeError):
+        raise ValueError(f"{device} did not render a qemu boot method") from None
+    return text
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] in ("lava", "map") and len(argv) == 2:
         try:
             ids = id_map(ktap_results(sys.stdin.read()))
         except ValueError as e:
-            print(f"cases.py: {e}", file=sys.stderr)
+            print(f"lava.py: {e}", file=sys.stderr)
             return 1
         if not ids:
-            print("cases.py: no KTAP result on stdin", file=sys.stderr)
+            print("lava.py: no KTAP result on stdin", file=sys.stderr)
             return 1
         for cid, (name, verdict) in ids.items():
             print(f"{cid} {verdict}" if argv[1] == "lava" else f"{cid}\t{name}")
         return 0
-    if len(argv) == 4 and argv[1] == "results":
-        got = lava_log_results(argv[2], argv[3])
+    if (len(argv) == 4 and argv[1] == "results") or (len(argv) == 3 and argv[1] == "lavacli"):
+        try:
+            got = (lava_log_results(argv[2], argv[3]) if argv[1] == "results"
+                   else lavacli_results(argv[2]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"lava.py: {e}", file=sys.stderr)
+            return 1
         for cid, verdict in got.items():
             print(f"{cid} {verdict}")
         return 0
@@ -183,8 +259,18 @@ def main(argv):
         try:
             return compare(argv[2], argv[3])
         except (OSError, ValueError) as e:
-            print(f"cases.py: {e}", file=sys.stderr)
+            print(f"lava.py: {e}", file=sys.stderr)
             return 2
+    if argv[1:2] in (["job"], ["device"]) and len(argv) == {"job": 4, "device": 5}[argv[1]]:
+        try:
+            if argv[1] == "job":
+                sys.stdout.write(render_job(argv[2], argv[3]))
+            else:
+                sys.stdout.write(render_device(argv[2], argv[3], argv[4]))
+        except (OSError, ValueError, jinja2.TemplateError, yaml.YAMLError) as e:
+            print(f"lava.py: {e}", file=sys.stderr)
+            return 1
+        return 0
     print(__doc__.split("\n\n")[1], file=sys.stderr)
     return 2
 
