@@ -47,9 +47,10 @@
 # KERNELS).  check and run boot each of $KERNELS in turn; shell boots
 # $KERNEL.
 #
-# Environment: KERNELS (default "stock base patched"; lava: stock), KERNEL (shell only,
-# default stock), TESTS (subset, by program name), REPEAT (run each N times),
-# MUTATE (a deliberate defect of the fixture, ci/mutations; check only),
+# Environment: KERNELS (default "stock base patched"; lava: stock), KERNEL
+# (shell only, default stock), TESTS (subset, by program name), REPEAT
+# (run each N times), MUTATE (a deliberate defect of the fixture,
+# ci/mutations; check only),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
 # PINLAB_RESULTS (default ./results), PINLAB_GUEST (9p, the default: the
 # guest runs in the host's root over 9p; payload: in the guest payload of

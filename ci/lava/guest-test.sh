@@ -53,7 +53,8 @@ sync
 echo "pinlab-lava: KTAP of $R"
 cat /tmp/pinlab.ktap
 
-if ! chroot $H python3 "$tools/ci/lava/lava.py" lava < /tmp/pinlab.ktap > /tmp/pinlab.cases; then
+if ! chroot $H python3 "$tools/ci/lava/lava.py" lava \
+	< /tmp/pinlab.ktap > /tmp/pinlab.cases; then
 	lava-test-case pinlab-case-ids --result fail
 	exit 0
 fi

@@ -15,6 +15,7 @@ the direct run's KTAP.
   lava.py results LAVA_LOG DEFINITION   the cases LAVA recorded for that test
                                         definition, "ID VERDICT" per line,
                                         from lava-run's log (YAML lines)
+  lava.py console LAVA_LOG              the guest's console from that log
   lava.py lavacli RESULTS.json          the same from a lab: "ID VERDICT" per
                                         entry of `lavacli results JOB
                                         0_pinlab --json` (a list of
@@ -116,32 +117,37 @@ def id_map(results):
     return ids
 
 
+def log_records(path, lvl):
+    """The "msg" of each record of level LVL in lava-run's log.  Each line
+    is a YAML flow mapping: JSON but for the "!" tags lava-run writes on
+    the signals' line numbers (results)."""
+    key = f'"lvl": "{lvl}"'
+    with open(path, errors="replace") as f:
+        for line in f:
+            if key not in line:
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                try:
+                    rec = yaml.load(line, Loader=SafeLoader)
+                except yaml.YAMLError:
+                    continue
+            if isinstance(rec, dict) and rec.get("lvl") == lvl:
+                yield rec.get("msg")
+
+
 def lava_log_results(path, definition):
     """{id: verdict} of the test cases lava-run logged for DEFINITION (its
     log names the definition "<index>_<name>")."""
     got = {}
     def_re = re.compile(r"^\d+_" + re.escape(definition) + "$")
-    with open(path, errors="replace") as f:
-        for line in f:
-            # Each line is a YAML flow mapping, JSON but for the "!" tags
-            # lava-run writes on the signals' line numbers.
-            if '"lvl": "results"' not in line:
-                continue
-            try:
-                rec = yaml.load(line, Loader=SafeLoader)
-            except yaml.YAMLError:
-                continue
-            msg = rec.get("msg") if isinstance(rec, dict) else None
-            if rec.get("lvl") != "results" or not isinstance(msg, dict):
-                continue
-            if not def_re.match(str(msg.get("definition", ""))):
-                continue
-            cid, verdict = str(msg.get("case")), str(msg.get("result"))
-            if cid in got:
-                # A repeated id: the guest side refuses to send one.
-                got[cid] = "fail"
-                continue
-            got[cid] = verdict
+    for msg in log_records(path, "results"):
+        if not isinstance(msg, dict) or not def_re.match(str(msg.get("definition", ""))):
+            continue
+        cid, verdict = str(msg.get("case")), str(msg.get("result"))
+        # A repeated id: the guest side refuses to send one.
+        got[cid] = "fail" if cid in got else verdict
     return got
 
 
@@ -244,6 +250,10 @@ def main(argv):
             return 1
         for cid, (name, verdict) in ids.items():
             print(f"{cid} {verdict}" if argv[1] == "lava" else f"{cid}\t{name}")
+        return 0
+    if len(argv) == 3 and argv[1] == "console":
+        for msg in log_records(argv[2], "target"):
+            print(msg)
         return 0
     if (len(argv) == 4 and argv[1] == "results") or (len(argv) == 3 and argv[1] == "lavacli"):
         try:

@@ -136,16 +136,9 @@ timeout -k 10 $(( ${VM_TIMEOUT:-3000} + 900 )) lava-run --job-id "$id" \
 	sed -u -n 's/.*"lvl": "target", "msg": "pinlab-guest: \(.*\)"}$/  lava guest: \1/p' >&2
 status=${PIPESTATUS[0]}
 set -e
-$py - "$work/lava-run.log" > "$run/console.log" <<'EOF'
-import json, sys
-for line in open(sys.argv[1], errors="replace"):
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        continue
-    if isinstance(rec, dict) and rec.get("lvl") == "target":
-        print(rec.get("msg"))
-EOF
+$py "$lava/lava.py" console "$work/lava-run.log" > "$run/console.log"
 $py "$lava/lava.py" results "$work/lava-run.log" pinlab > "$run/lava-cases.txt"
-step "lava-run exited $status; $(wc -l < "$run/lava-cases.txt") test cases of the pinlab definition; job result: $(sed -n 's/^result: //p' "$work/out/result.yaml" 2>/dev/null || echo none)"
+result=$(sed -n 's/^result: //p' "$work/out/result.yaml" 2>/dev/null || true)
+step "lava-run exited $status, job result ${result:-none} (neither is the verdict);" \
+	"$(wc -l < "$run/lava-cases.txt") test cases of the pinlab definition"
 exit "$status"
