@@ -368,8 +368,10 @@ elif [ "$mode" = lava ]; then
 	python3 "$PINLAB_ROOT/ci/lava/lava.py" map < "$out/direct.ktap" > "$out/lava-ids.tsv" || true
 	python3 "$PINLAB_ROOT/ci/lava/lava.py" compare "$out/direct.ktap" \
 		"$out/lava-cases.txt" > "$out/lava-compare.txt" || status=1
-	grep -v '^# failed in both' "$out/lava-compare.txt" | head -n 60 || true
-	echo "# cases failed in both runs: $(grep -c '^# failed in both' "$out/lava-compare.txt" || true)"
+	# The differences first, then the cases failed in both runs.
+	grep -v '^# compared' "$out/lava-compare.txt" | head -n 60 | grep '^#' || true
+	grep '^# compared' "$out/lava-compare.txt" || true
+	tail -n 1 "$out/lava-compare.txt"
 	step "comparison: $out/lava-compare.txt; jobs: $out/lava/*/lava/job.yaml"
 elif [ "$mode" = bench ]; then
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \

@@ -176,7 +176,7 @@ def compare(direct_path, lava_path):
                 print(f"not ok {lava_path}:{n}: malformed line {line.rstrip()!r}")
                 return 1
             lava[fields[0]] = fields[1]
-    diffs = []
+    diffs, failed = [], []
     counts = dict.fromkeys(VERDICTS, 0)
     for cid, (name, verdict) in direct.items():
         if cid not in lava:
@@ -186,11 +186,11 @@ def compare(direct_path, lava_path):
         else:
             counts[verdict] += 1
             if verdict == "fail":
-                print(f"# failed in both runs: {name}")
+                failed.append(f"failed in both runs: {name}")
     for cid in lava:
         if cid not in direct:
             diffs.append(f"only in LAVA: {cid} ({lava[cid]})")
-    for d in diffs:
+    for d in diffs + failed:
         print(f"# {d}")
     print(f"# compared {len(direct)} direct cases with {len(lava)} LAVA cases: "
           f"{len(diffs)} differences")
