@@ -233,6 +233,13 @@ if [ "$mode" = check ]; then
 	step "report.py self-test"
 	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
 		python3 "$PINLAB_ROOT/ci/test-report.py"
+	# make lava's host side (ids, comparison, lava-run's log, the job
+	# template) with Debian's python3 and its jinja2 and yaml, as
+	# ci/lava/run-job.sh runs it.
+	step "ci/lava/lava.py self-test"
+	need_pkgs python3-jinja2 python3-yaml
+	host_check "lava.py maps, reads and compares LAVA test cases as it should (ci/lava/test-lava.py)" \
+		/usr/bin/python3 "$PINLAB_ROOT/ci/lava/test-lava.py"
 fi
 
 case $mode in
