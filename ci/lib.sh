@@ -71,14 +71,16 @@ host_mirror() {
 }
 
 # keep_recent TOP DIR: of the complete cache entries TOP/*/.done keep the
-# two most recently used (and DIR, the one in use), drop the others.
+# two most recently used (and DIR, the one in use), drop the others that
+# nobody holds a lock on (TOP/<key>.lock, taken by flock while an entry is
+# built or read).
 keep_recent() {
 	local top=$1 keep=$2 d
 	for d in $(ls -1dt "$top"/*/.done 2>/dev/null | tail -n +3); do
 		d=${d%/.done}
 		[ "$d" = "$keep" ] && continue
-		step "removing old cache entry $d"
-		rm -rf "$d"
-		rm -f "$d.lock"
+		if (flock -n 9 && rm -rf "$d" && rm -f "$d.lock") 9> "$d.lock"; then
+			step "removed old cache entry $d"
+		fi
 	done
 }

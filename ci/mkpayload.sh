@@ -101,7 +101,8 @@ build_root() {
 }
 
 # ensure_root: the cached root of this key, built if absent; the two most
-# recently used keys are kept (the same rule as the kernel builds).
+# recently used keys are kept (the same rule as the kernel builds), an
+# entry another run is reading (images: a shared lock) stays.
 ensure_root() {
 	need_pkgs mmdebstrap e2fsprogs
 	mkdir -p "$top"
@@ -160,6 +161,11 @@ images() {
 	# shellcheck source=/dev/null
 	. "$run/run.env"
 	ensure_root
+	# A shared lock while the root is read: keep_recent (another
+	# checkout's run) removes only an entry nobody holds.
+	exec 8> "$top/$key.lock"
+	flock -s 8
+	[ -e "$dir/.done" ] || die "payload root $key went away (another run pruned it): run again"
 	t0=$(date +%s)
 	root=$dir/root
 	stage_dir=$(mktemp -d "$top/stage.XXXXXX")
@@ -178,6 +184,8 @@ images() {
 	[ -z "$MM_SELFTESTS" ] || stage "$MM_SELFTESTS" "$stage_dir"
 	case $MOCKDMA_KO in /*) stage "$MOCKDMA_KO" "$stage_dir" ;; esac
 	mkext4 "$stage_dir" pinlab-root "$run/payload.img"
+	flock -u 8
+	exec 8>&-
 
 	# The results disk starts with what the host leaves in the results
 	# directory for the guest; a relative MOCKDMA_KO lies under it.
