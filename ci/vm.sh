@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm.sh RUN_DIR check|shell: boot one kernel in QEMU (TCG) and run the tests
-# named in $TESTS inside it, or open a shell.
+# vm.sh RUN_DIR check|shell|lava: boot one kernel in QEMU (TCG) and run the
+# tests named in $TESTS inside it, or open a shell; lava: the same boot as
+# a LAVA job run by lava-run on this machine (ci/lava/run-job.sh).
 #
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
@@ -24,6 +25,8 @@ set -euo pipefail
 
 run=$1 mode=$2
 guest=${PINLAB_GUEST:-9p}
+# A LAVA job has no 9p share of this host: it boots the payload.
+[ "$mode" = lava ] && guest=payload
 case $guest in
 9p|payload) ;;
 *) die "PINLAB_GUEST=$guest: 9p (the host's root over 9p) or payload (ci/mkpayload.sh)" ;;
@@ -135,6 +138,21 @@ if [ "$mode" = shell ]; then
 	"${qemu[@]}" -serial mon:stdio || true
 	collect_payload
 	exit 0
+fi
+
+if [ "$mode" = lava ]; then
+	# The same boot as a LAVA job run by lava-run (make lava): the same
+	# kernel, initramfs, command line and disks in the same order.  The
+	# job writes into lava-run's copy of results.img, removed with its
+	# scratch directory: its results are its test cases
+	# (RUN_DIR/lava-cases.txt) and its console (RUN_DIR/console.log).
+	set +e
+	"$PINLAB_ROOT/ci/lava/run-job.sh" "$run" "$KIMAGE" "$initrd" "$append" \
+		"$run/ext4.img" "$run/xfs.img" "$run/payload.img" "$run/results.img"
+	status=$?
+	set -e
+	rm -f "$run/ext4.img" "$run/xfs.img" "$run/payload.img" "$run/results.img"
+	exit "$status"
 fi
 
 step "booting $KVER in QEMU (TCG) for: ${TESTS:-}"
