@@ -244,6 +244,8 @@ if [ "$mode" = check ]; then
 		/usr/bin/python3 "$PINLAB_ROOT/ci/lava/test-lava.py"
 fi
 
+# The whole suite (no TESTS given): make check then also boots the payload.
+whole_suite=${TESTS:+no}
 case $mode in
 check|lava) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
 run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
@@ -350,6 +352,16 @@ for k in $kernels; do
 		TESTS=$off_tests boots "$k" off
 	fi
 done
+
+# The guest payload's path (ci/mkpayload.sh: a Debian root and the results
+# on disks, no 9p), the one labs and make lava take, booted once by the
+# whole make check on stock: programs that need its packages (libibverbs
+# and rxe, liburing, fio with python3), results stock+payload.
+PAYLOAD_SMOKE="oracle rdma_reg_matrix uring_fixed_buf fio_jobs"
+if [ "$mode" = check ] && [ -z "$whole_suite" ] && [ "$PINLAB_GUEST" = 9p ] &&
+	has_kernel stock; then
+	TESTS=$PAYLOAD_SMOKE PINLAB_GUEST=payload boots stock payload
+fi
 
 step "report"
 status=0
