@@ -381,7 +381,15 @@ static void memcg_write(enum pl_mem mem, __u32 seq)
 			goto out;
 		was_clean[p] = !(f & (1ULL << PL_KPF_DIRTY));
 		clean += was_clean[p];
-		in_wb += !!(f & (1ULL << PL_KPF_WRITEBACK));
+		/*
+		 * Under writeback at the census: whether the device reads
+		 * the page before or after the RDMA WRITE lands is the
+		 * block layer's timing, so not judged either (counted).
+		 */
+		if (f & (1ULL << PL_KPF_WRITEBACK)) {
+			was_clean[p] = 2;
+			in_wb++;
+		}
 	}
 	ret = pl_rdma_rw(&r, IBV_WR_RDMA_WRITE, src_mr, src, MEMCG_MR, mr,
 			 buf.addr);
@@ -436,7 +444,7 @@ out:
 	free(was_clean);
 	free(disk);
 
-	ksft_print_msg("[INFO] %s memcg: flusher %s; %zu/%zu pages clean and %zu under writeback at the RDMA WRITE; %ld pages written back in 1 s idle; %zu written back around the RDMA WRITE (not judged); stale on disk after fsync while registered %zu (%zu judged pages not the clean ones), %zu after dereg + fsync\n",
+	ksft_print_msg("[INFO] %s memcg: flusher %s; %zu/%zu pages clean and %zu under writeback (not judged) at the RDMA WRITE; %ld pages written back in 1 s idle; %zu written back around the RDMA WRITE (not judged); stale on disk after fsync while registered %zu (%zu judged pages not the clean ones), %zu after dereg + fsync\n",
 		       fs_name(mem), quiet ? "quiet" : "still busy after 3 s",
 		       clean, np, in_wb, idle_written, raced, stale_reg,
 		       mismatched, stale_dereg);
@@ -445,8 +453,8 @@ out:
 	printf("# MATRIX table=rdma_memcg fs=%s | clean_at_write=%zu/%zu stale_while_registered=%zu stale_after_dereg=%zu idle_writeback_pages_per_s=%ld\n",
 	       fs_name(mem), clean, np, stale_reg, stale_dereg, idle_written);
 	/* Most pages judged: a verdict on a handful would say little. */
-	ok &= quiet && in_wb == 0 && clean >= np / 5 && mismatched == 0 &&
-	      raced <= np / 2;
+	ok &= quiet && clean >= np / 5 && mismatched == 0 &&
+	      raced + in_wb <= np / 2;
 	ksft_test_result(ok && stale_dereg == 0,
 			 "%s memcg: pages memcg writeback cleaned stay stale on disk while registered, written after dereg\n",
 			 fs_name(mem));
