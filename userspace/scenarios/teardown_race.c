@@ -89,7 +89,8 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 {
 	size_t np, len, i, fresh_out = 0, zero_in = 0, fresh_in = 0, holes;
 	struct mockdma_engine at_event, end;
-	struct mockdma_page_state st;
+	struct mockdma_page_state st, st_stop;
+	struct mockdma_query q = { 0 };
 	int ok = 1, sees = -1, want_sees = -1;
 	struct pl_buf buf;
 	char *disk = NULL;
@@ -141,6 +142,15 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 	ok &= !pl_engine_wait(fd, h, &end, 2, 5000);
 	ok &= !pl_query(fd, h, 0, 1, &st);
 	ok &= !pl_engine_stop(fd, h, &end);
+	/*
+	 * A STOP that cut a pass short (engine_passes_cut_total) left its
+	 * pages up to the cut with that pass's seq, the newest the device
+	 * wrote there: the last seq taken on the handle, one past
+	 * end.last_seq.
+	 */
+	q = (struct mockdma_query){ .handle = h, .npages = 1,
+				    .pages = (unsigned long)&st_stop };
+	ok &= !pl_ioctl(fd, MOCKDMA_IOC_QUERY, &q);
 	ok &= !pl_unpin(fd, h, MOCKDMA_UNPIN_DIRTY);
 
 	if (pl_mem_is_file(mem)) {
@@ -159,7 +169,10 @@ static void run_case(int fd, enum pl_mem mem, unsigned int p, enum kind k)
 				       i < HOLE_FIRST + HOLE_PAGES);
 			char *pg = disk + i * pl_page_size;
 			int fresh = pl_count_stamped(pg, pl_page_size, h, i,
-						     end.last_seq) == 1;
+						     end.last_seq) == 1 ||
+				    (q.dma_writes == end.last_seq + 1 &&
+				     pl_count_stamped(pg, pl_page_size, h, i,
+						      q.dma_writes) == 1);
 
 			if (in_hole) {
 				zero_in += pl_all_zero(pg, pl_page_size);
