@@ -264,7 +264,10 @@ user_kernel() {
 	# Expectations (pl_kernel() decides the same in the guest, from
 	# /proc/kallsyms and uname): the series', else by version.
 	version=$(echo "$kver" | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
-	if grep -q ' dma_pin_lru_pinned$' "$tree/System.map" 2>/dev/null; then
+	if [[ $kver == *-pinlab-base ]] || [[ $kver == *-pinlab-patched ]]; then
+		# One of ci/build-kernel.sh's trees: ours, by its name.
+		policy=${kver##*-pinlab-}
+	elif grep -q ' dma_pin_lru_pinned$' "$tree/System.map" 2>/dev/null; then
 		policy=user-patched
 	elif [ "$version" -le 6004 ]; then
 		policy=user-6.1

@@ -442,7 +442,9 @@ def kernel_identity(rep, run, label, prefix, policy):
     version = read(os.path.join(run, "proc_version")).strip() or "missing"
     diag = [f"uname -r: {release or 'missing'}", f"build id: {build_id}",
             f"/proc/version: {version}"]
-    want = LABEL_RELEASE.get(label)
+    # A tree of ours given as a path is labelled user-<release>: its
+    # policy names what it is.
+    want = LABEL_RELEASE.get(policy) or LABEL_RELEASE.get(label)
     if policy in USER_POLICIES:
         # A user's tree: the release its build wrote, exactly.
         meant = read(os.path.join(run, "kernel.release")).strip()
