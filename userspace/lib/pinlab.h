@@ -404,7 +404,9 @@ int pl_run(const char *const *argv, const char *log);
  * knows the booted kernel's modules), else /sbin/modprobe.  Our own
  * kernels build in what the suite needs, so there a missing @present
  * fails the program (a config regression), as does a failed modprobe on
- * stock; returns only on success.
+ * stock; a module built into a user's kernel (modules.builtin) counts as
+ * present even where it has no @present (/sys/module/<name> only exists
+ * for a built-in module with parameters); returns only on success.
  */
 void pl_need_module(const char *name, const char *present);
 /*
