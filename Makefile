@@ -17,12 +17,20 @@
 #   make stress                     (the suite on the KASAN/lockdep/kmemleak
 #                                    build of the patched kernel, long fuzz)
 #   make compare A=results/<run> B=results/<run>   (what differs)
+#   PINLAB_GUEST=payload make check (the guest runs from the payload disk of
+#                                    ci/mkpayload.sh, a Debian root with
+#                                    pinlab's files, instead of the host's
+#                                    root over 9p; also run/bench/stress/
+#                                    shell; default 9p)
+#   make lava KERNELS=stock TESTS="oracle bad_input"
+#                                   (each boot directly and as a LAVA job
+#                                    run by lava-run, verdicts compared)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED \
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED PINLAB_GUEST \
 	PINLAB_OBSERVE INSTALL_MOD_PATH
 
-.PHONY: all run check bench stress compare shell mutate driver userspace dkms clean
+.PHONY: all run check bench stress compare shell mutate lava driver userspace dkms clean
 
 all: driver userspace
 
@@ -40,6 +48,9 @@ bench:
 
 stress:
 	bash ci/pinlab.sh stress
+
+lava:
+	bash ci/pinlab.sh lava
 
 # The cells, goal lines and figures that differ between two result
 # directories (results/<run> or a run's name under results/).

@@ -42,26 +42,8 @@ need_pkgs ca-certificates xz-utils zstd kmod binutils gcc-12 make libc6-dev \
 label=${1:-stock}
 
 # The private apt of stock612: bookworm-backports from the mirror the host
-# already uses for bookworm (the first deb822 URIs: or one-line "deb" entry
-# naming the suite bookworm), deb.debian.org if none is found.
+# already uses for bookworm (host_mirror, ci/lib.sh).
 bpo=$PINLAB_CACHE/apt-backports
-host_mirror() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$f" ] || continue
-		awk 'BEGIN { RS = ""; FS = "\n" }
-		{ uri = ""; ok = 0
-		  for (i = 1; i <= NF; i++) {
-			if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
-			if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) ok = 1
-		  }
-		  if (ok && uri != "") { print uri; exit } }' "$f"
-	done
-	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
-		awk '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $(i + 1) == "bookworm") { print $i; exit } }'
-	echo http://deb.debian.org/debian
-	return 0
-}
 bpo_apt() {
 	local tool=$1
 	shift

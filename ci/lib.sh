@@ -46,3 +46,41 @@ need_pkgs() {
 		--no-install-recommends "${missing[@]}" >&2 ||
 		die "apt-get install ${missing[*]} failed"
 }
+
+# host_mirror: the Debian mirror the host already uses for bookworm (the
+# first deb822 URIs: or one-line "deb" entry naming the suite bookworm), then
+# deb.debian.org as a fallback; the first line is the one to use.  Shared by
+# stock612's private apt state (ci/fetch-kernel.sh) and the guest payload
+# (ci/mkpayload.sh): no mirror is configured twice.
+host_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		awk 'BEGIN { RS = ""; FS = "\n" }
+		{ uri = ""; ok = 0
+		  for (i = 1; i <= NF; i++) {
+			if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
+			if ($i ~ /^Suites:/ && $i ~ /[ \t]bookworm([ \t]|$)/) ok = 1
+		  }
+		  if (ok && uri != "") { print uri; exit } }' "$f"
+	done
+	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
+		awk '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $(i + 1) == "bookworm") { print $i; exit } }'
+	echo http://deb.debian.org/debian
+	return 0
+}
+
+# keep_recent TOP DIR: of the complete cache entries TOP/*/.done keep the
+# two most recently used (and DIR, the one in use), drop the others that
+# nobody holds a lock on (TOP/<key>.lock, taken by flock while an entry is
+# built or read).
+keep_recent() {
+	local top=$1 keep=$2 d
+	for d in $(ls -1dt "$top"/*/.done 2>/dev/null | tail -n +3); do
+		d=${d%/.done}
+		[ "$d" = "$keep" ] && continue
+		if (flock -n 9 && rm -rf "$d" && rm -f "$d.lock") 9> "$d.lock"; then
+			step "removed old cache entry $d"
+		fi
+	done
+}

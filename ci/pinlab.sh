@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# pinlab.sh check|run|shell: the entry point behind `make check`, `make run`
-# and `make shell`.  Installs what it needs, fetches the kernel, builds the
+# pinlab.sh check|run|shell|bench|stress|lava: the entry point behind
+# `make check`, `make run`, `make shell`, `make bench`, `make stress` and
+# `make lava`.  Installs what it needs, fetches the kernel, builds the
 # driver and the tests, boots the VM and reports.
 #
 #   check  every test on every kernel, plus the host checks (driver build
@@ -28,15 +29,23 @@
 #          kill_unload five times over, a kmemleak scan at the end; KTAP,
 #          then one line of counts (ci/report.py stress); exit 1 on any
 #          failure, splat or leak.  Its results are patched+debug.
+#   lava   every boot of check (no host checks) twice: directly, then the
+#          same boot as a LAVA job (device-type qemu) run by lava-run on
+#          this machine with no server (ci/vm.sh lava, ci/lava/run-job.sh);
+#          the job's test cases (one per KTAP result, reported in the guest)
+#          compared with the direct run's KTAP case by case
+#          (ci/lava/lava.py compare): same cases, same verdicts, else a
+#          failure naming each difference; "N passed, N failed, N skipped";
+#          exit 1 on any difference or failed case.
 #
 # Kernels: "stock" is Debian's newest 6.1 (ci/fetch-kernel.sh); "base" is
 # linux-source-6.1 built with ci/kernel/pinlab-guest.config and no series,
 # "patched" the same plus patches/series (ci/build-kernel.sh base|patched):
 # base vs patched is the series alone, stock is what users run.  "stock612"
 # is Debian's newest 6.12 from bookworm-backports (ci/fetch-kernel.sh
-# stock612), what upstream did instead of the series (not in the default
-# KERNELS).  check and run boot each of $KERNELS in turn; shell boots
-# $KERNEL.
+# stock612), what upstream did instead of the series.  check and run boot
+# each of $KERNELS in turn; shell boots $KERNEL; bench boots the three 6.1
+# kernels (its goals compare them) unless KERNELS says otherwise.
 #
 # A KERNELS (or KERNEL) entry that is a path (/..., ./..., ../...) is a
 # built kernel tree of the user's (README "Testing your kernel"): its
@@ -52,11 +61,14 @@
 # kernel-independent invariants are asserted (ci/report.py).  Its results
 # are user-<release>.
 #
-# Environment: KERNELS (default "stock base patched"), KERNEL (shell only,
-# default stock), TESTS (subset, by program name), REPEAT (run each N times),
-# MUTATE (a deliberate defect of the fixture, ci/mutations; check only),
+# Environment: KERNELS (default "stock stock612 base patched"; bench:
+# "stock base patched"; lava: stock), KERNEL (shell only, default stock),
+# TESTS (subset, by program name), REPEAT (run each N times), MUTATE (a
+# deliberate defect of the fixture, ci/mutations; check only),
 # PINLAB_CACHE (downloads and builds, default ~/.cache/pinlab),
-# PINLAB_RESULTS (default ./results).
+# PINLAB_RESULTS (default ./results), PINLAB_GUEST (9p, the default: the
+# guest runs in the host's root over 9p; payload: in the guest payload of
+# ci/mkpayload.sh, for where 9p is absent; ci/vm.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 mode=${1:-check}
@@ -65,8 +77,12 @@ if [ "$mode" = shell ]; then
 	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base, patched or debug"
 elif [ "$mode" = stress ]; then
 	kernels=debug
-else
+elif [ "$mode" = lava ]; then
+	kernels=${KERNELS:-stock}
+elif [ "$mode" = bench ]; then
 	kernels=${KERNELS:-stock base patched}
+else
+	kernels=${KERNELS:-stock stock612 base patched}
 fi
 for k in $kernels; do
 	case $k in
@@ -79,6 +95,14 @@ for k in $kernels; do
 	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched, or a kernel tree's path /..., ./...; KERNEL=debug for make shell)" ;;
 	esac
 done
+# make lava's direct boots run from the same payload as its LAVA jobs (a
+# job has no 9p share of this host), unless PINLAB_GUEST says otherwise.
+[ "$mode" = lava ] && : "${PINLAB_GUEST:=payload}"
+case ${PINLAB_GUEST:=9p} in
+9p|payload) ;;
+*) die "PINLAB_GUEST=$PINLAB_GUEST: 9p (default) or payload" ;;
+esac
+export PINLAB_GUEST
 if [ -n "${MUTATE:-}" ]; then
 	grep -qE "^${MUTATE}[[:space:]]" "$PINLAB_ROOT/ci/mutations" ||
 		die "unknown mutation '$MUTATE' (see ci/mutations)"
@@ -356,10 +380,19 @@ if [ "$mode" = check ]; then
 	step "report.py self-test"
 	host_check "report.py judges synthetic runs as it should (ci/test-report.py)" \
 		python3 "$PINLAB_ROOT/ci/test-report.py"
+	# make lava's host side (ids, comparison, lava-run's log, the job
+	# template) with Debian's python3 and its jinja2 and yaml, as
+	# ci/lava/run-job.sh runs it.
+	step "ci/lava/lava.py self-test"
+	need_pkgs python3-jinja2 python3-yaml
+	host_check "lava.py maps, reads and compares LAVA test cases as it should (ci/lava/test-lava.py)" \
+		/usr/bin/python3 "$PINLAB_ROOT/ci/lava/test-lava.py"
 fi
 
+# The whole suite (no TESTS given): make check then also boots the payload.
+whole_suite=${TESTS:+no}
 case $mode in
-check) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
+check|lava) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)} ;;
 run) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-matrix)} ;;
 stress) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list)}
 	# Under KASAN and lockdep in TCG a program takes several times as
@@ -375,7 +408,7 @@ bench) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-bench)}
 	export BENCH=full TEST_TIMEOUT=${TEST_TIMEOUT:-2400} \
 		VM_TIMEOUT=${VM_TIMEOUT:-5400} ;;
 shell) TESTS= ;;
-*) die "unknown mode $mode (check|run|bench|stress|shell)" ;;
+*) die "unknown mode $mode (check|run|bench|stress|shell|lava)" ;;
 esac
 # Programs that need a boot of their own (userspace/Makefile
 # MOVABLE_TESTS: movablecore=, for ZONE_MOVABLE) run in a second boot of
@@ -414,6 +447,9 @@ boot() {
 		policy=${KV[$k.POLICY]} observe=${KV[$k.OBSERVE]} kconfig=${KV[$k.KCONFIG]}
 	fi
 	local dir=$out/$label${profile:++$profile}
+	# make lava: the LAVA job's run directory beside the direct one's.
+	[ "$2" = lava ] && dir=$out/lava/$label${profile:++$profile}
+	booted=$dir
 	# The series is off unless booted with its parameter (page_ext is
 	# sized at boot): ci/kernel/series.cmdline, beside its config.
 	if { [ "$policy" = patched ] || [ "$policy" = user-patched ]; } && [ "$profile" != off ]; then
@@ -436,29 +472,46 @@ if [ "$mode" = shell ]; then
 	exit 0
 fi
 
-runs=()
+# boots KERNEL [PROFILE]: boot() in check mode, and under make lava the
+# same boot again as a LAVA job; records the run directories in runs (and
+# lava_runs).
+runs=() lava_runs=()
+boots() {
+	boot "$1" check ${2:+"$2"} || true
+	runs+=("$booted")
+	if [ "$mode" = lava ]; then
+		boot "$1" lava ${2:+"$2"} || true
+		lava_runs+=("$booted")
+	fi
+}
+
 for k in $kernels; do
 	if [ "$k" = debug ]; then
-		TESTS=$main_tests boot debug check || true
-		runs+=("$out/patched+debug")
+		TESTS=$main_tests boots debug
 		continue
 	fi
 	if [ -n "$main_tests" ] || [ -z "$movable_tests" ]; then
-		TESTS=$main_tests boot "$k" check || true
-		runs+=("$out/$k")
+		TESTS=$main_tests boots "$k"
 	fi
 	if [ -n "$movable_tests" ]; then
 		# Half the guest's 2 GiB as ZONE_MOVABLE.
-		TESTS=$movable_tests VM_APPEND="movablecore=1G" \
-			boot "$k" check movable || true
-		runs+=("$out/$k+movable")
+		TESTS=$movable_tests VM_APPEND="movablecore=1G" boots "$k" movable
 	fi
 	if [ "$k" = patched ] && [ -n "$off_tests" ]; then
 		# The series booted off: no ci/kernel/series.cmdline.
-		TESTS=$off_tests boot "$k" check off || true
-		runs+=("$out/$k+off")
+		TESTS=$off_tests boots "$k" off
 	fi
 done
+
+# The guest payload's path (ci/mkpayload.sh: a Debian root and the results
+# on disks, no 9p), the one labs and make lava take, booted once by the
+# whole make check on stock: programs that need its packages (libibverbs
+# and rxe, liburing, fio with python3), results stock+payload.
+PAYLOAD_SMOKE="oracle rdma_reg_matrix uring_fixed_buf fio_jobs"
+if [ "$mode" = check ] && [ -z "$whole_suite" ] && [ "$PINLAB_GUEST" = 9p ] &&
+	has_kernel stock; then
+	TESTS=$PAYLOAD_SMOKE PINLAB_GUEST=payload boots stock payload
+fi
 
 step "report"
 status=0
@@ -480,6 +533,26 @@ if [ "$mode" = check ] || [ "$mode" = stress ]; then
 	if [ "$mode" = stress ]; then
 		python3 "$PINLAB_ROOT/ci/report.py" stress "${runs[@]}" || status=1
 	fi
+elif [ "$mode" = lava ]; then
+	# The direct runs' KTAP (no host checks: the LAVA job has none), then
+	# the LAVA jobs' cases against it.  lava-run's exit status and its
+	# job result say nothing of the cases: each run's lava-cases.txt does.
+	python3 "$PINLAB_ROOT/ci/report.py" check "${runs[@]}" > "$out/direct.ktap" || true
+	step "direct KTAP: $out/direct.ktap: $(tail -n 1 "$out/direct.ktap")"
+	for r in "${lava_runs[@]}"; do
+		cat "$r/lava-cases.txt" 2>/dev/null || true
+	done > "$out/lava-cases.txt"
+	step "LAVA: $(wc -l < "$out/lava-cases.txt") test cases; $(awk '{n[$2]++} END {printf "%d pass, %d fail, %d skip", n["pass"], n["fail"], n["skip"]}' "$out/lava-cases.txt")"
+	step "comparing the LAVA jobs' test cases with the direct KTAP"
+	# Which KTAP result each LAVA test case id stands for.
+	python3 "$PINLAB_ROOT/ci/lava/lava.py" map < "$out/direct.ktap" > "$out/lava-ids.tsv" || true
+	python3 "$PINLAB_ROOT/ci/lava/lava.py" compare "$out/direct.ktap" \
+		"$out/lava-cases.txt" > "$out/lava-compare.txt" || status=1
+	# The differences first, then the cases failed in both runs.
+	grep -v '^# compared' "$out/lava-compare.txt" | head -n 60 | grep '^#' || true
+	grep '^# compared' "$out/lava-compare.txt" || true
+	tail -n 1 "$out/lava-compare.txt"
+	step "comparison: $out/lava-compare.txt; jobs: $out/lava/*/lava/job.yaml"
 elif [ "$mode" = bench ]; then
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?

@@ -50,6 +50,9 @@ ksft_exit_skip()'s closing "ok N # SKIP"), fails unless ci/allowed-skips
 allows it; an allowed one is printed "# SKIP reason" and counted skipped.
 
 Per run: "<kernel>: booted kernel matches label" (uname -r against the label),
+in payload mode (guest.mode, ci/vm.sh) "<kernel>: payload guest, no 9p
+mount" (guest.mounts, the guest's /proc/mounts: the root at /host is ext4
+and nothing is 9p),
 guest setup (with setup.dmesg), one splat check each for between.dmesg,
 rdma.dmesg (when there is one) and final.dmesg, and, when the VM did not
 finish (no end line in final.dmesg), one over the kernel lines of
@@ -462,6 +465,22 @@ def kernel_identity(rep, run, label, prefix, policy):
     rep.add(ok, f"{prefix}: booted kernel matches label", diag=diag)
 
 
+def guest_check(rep, run, prefix):
+    """A payload boot (guest.mode "payload", ci/vm.sh) must have run from
+    the payload disk with no 9p mount at all (guest.mounts: the guest's
+    /proc/mounts, ci/guest/init); a 9p boot is not checked here."""
+    if read(os.path.join(run, "guest.mode")).strip() != "payload":
+        return
+    mounts = [line.split() for line in read(os.path.join(run, "guest.mounts")).splitlines()]
+    mounts = [m for m in mounts if len(m) >= 3]
+    diag = [f"{m[1]} {m[2]} {m[0]}" for m in mounts if m[2] == "9p"]
+    if not mounts:
+        diag.append("guest.mounts missing: the guest did not record its mounts")
+    elif not any(m[1] == "/host" and m[2] == "ext4" for m in mounts):
+        diag.append("no ext4 root at /host (the payload disk)")
+    rep.add(not diag, f"{prefix}: payload guest, no 9p mount", diag=diag)
+
+
 def counters(path):
     """'name value' lines of a .pins or .sysctl file; None if it is missing."""
     text = read(path, None)
@@ -658,6 +677,7 @@ def check_run(rep, run, tables):
     policy = read(os.path.join(run, "kernel.policy")).strip() or label
     observe = os.path.exists(os.path.join(run, "kernel.observe"))
     kernel_identity(rep, run, label, prefix, policy)
+    guest_check(rep, run, prefix)
     if observe:
         rep.note(f"{prefix}: observe mode: the programs' outcomes are observations; "
                  f"asserted: boot, setup, splats, pins, sysctls, well-formed KTAP and verdicts")

@@ -90,8 +90,10 @@ def program(**kw):
 
 
 def make_run(tmp, case, label="stock", programs=None, release=None, between=None,
-             rdma=None, final="", finished=True, console="", uname=True):
-    """One run directory; programs: {id: program()}, in tests.list order."""
+             rdma=None, final="", finished=True, console="", uname=True, guest=None,
+             mounts=None):
+    """One run directory; programs: {id: program()}, in tests.list order;
+    guest: guest.mode (ci/vm.sh), mounts: guest.mounts (ci/guest/init)."""
     run = os.path.join(tmp, case, label)
     programs = {"prog": program()} if programs is None else programs
     write(os.path.join(run, "kernel.label"), label + "\n")
@@ -104,6 +106,10 @@ def make_run(tmp, case, label="stock", programs=None, release=None, between=None
     write(os.path.join(run, "setup.status"), "ok\n")
     write(os.path.join(run, "setup.dmesg"), "[    3.000000] mockdma: test module\n")
     write(os.path.join(run, "console.log"), console)
+    if guest is not None:
+        write(os.path.join(run, "guest.mode"), guest + "\n")
+    if mounts is not None:
+        write(os.path.join(run, "guest.mounts"), mounts)
     log = []
     for tid, p in programs.items():
         log.append(f"# pinlab: kernel log before {tid}\n")
@@ -187,6 +193,31 @@ def cases(tmp):
     for label in ("base", "patched"):
         add(Case(f"clean program on {label}", [make_run(tmp, "clean-" + label, label)],
                  clean(label)))
+
+    # 0. The payload guest (PINLAB_GUEST=payload): its root, and no 9p.
+    root = "/dev/vdc /host ext4 ro,relatime 0 0\n"
+    results = "/dev/vdd /host/mnt/results ext4 rw,sync,dirsync,relatime 0 0\n"
+    payload = "ok stock: payload guest, no 9p mount"
+    add(Case("payload boot from its ext4 disk, no 9p: passes",
+             [make_run(tmp, "payload", guest="payload", mounts=root + results)],
+             head("stock")[:1] + [payload] + clean()[1:]))
+    add(Case("payload boot with a 9p mount fails",
+             [make_run(tmp, "payload-9p", guest="payload",
+                       mounts=root + "results /host/mnt/results 9p rw,sync 0 0\n")],
+             head("stock")[:1] + ["not " + payload] + clean()[1:],
+             diag=["/host/mnt/results 9p results"]))
+    add(Case("payload boot on the host's 9p root fails",
+             [make_run(tmp, "payload-9proot", guest="payload",
+                       mounts="hostroot /host 9p ro 0 0\n" + results)],
+             head("stock")[:1] + ["not " + payload] + clean()[1:],
+             diag=["/host 9p hostroot", "no ext4 root at /host (the payload disk)"]))
+    add(Case("payload boot that recorded no mounts fails",
+             [make_run(tmp, "payload-nomounts", guest="payload")],
+             head("stock")[:1] + ["not " + payload] + clean()[1:],
+             diag=["guest.mounts missing: the guest did not record its mounts"]))
+    add(Case("9p boot: no payload check",
+             [make_run(tmp, "ninep", guest="9p", mounts="hostroot /host 9p ro 0 0\n")],
+             clean()))
 
     # 1. KTAP directives and skips.
     out = "TAP version 13\n1..2\nok 1 first\nok 2 # SKIP no free hugetlb pages\n"

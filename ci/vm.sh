@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm.sh RUN_DIR check|shell: boot one kernel in QEMU (TCG) and run the tests
-# named in $TESTS inside it, or open a shell.
+# vm.sh RUN_DIR check|shell|lava: boot one kernel in QEMU (TCG) and run the
+# tests named in $TESTS inside it, or open a shell; lava: the same boot as
+# a LAVA job run by lava-run on this machine (ci/lava/run-job.sh).
 #
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
@@ -15,14 +16,25 @@
 # FUZZ_SEED (make stress: the long fuzz, more kill_unload rounds),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
 # VM_MEM (the guest's MiB, default 2048),
-# MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh).
+# MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh),
+# PINLAB_GUEST (9p, the default: the guest runs in the host's root shared
+# over 9p; payload: in the guest payload of ci/mkpayload.sh, no 9p device).
 # RUN_DIR receives run.env (read by the guest), fresh ext4 and xfs images,
 # console.log (the whole serial console) and the per-test files written by
-# ci/guest/run-tests.
+# ci/guest/run-tests.  In payload mode the guest writes them to
+# RUN_DIR/results.img, copied back into RUN_DIR after the VM; payload.img and
+# results.img are removed then, as the test images are.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 run=$1 mode=$2
+guest=${PINLAB_GUEST:-9p}
+# A LAVA job has no 9p share of this host: it boots the payload.
+[ "$mode" = lava ] && guest=payload
+case $guest in
+9p|payload) ;;
+*) die "PINLAB_GUEST=$guest: 9p (the host's root over 9p) or payload (ci/mkpayload.sh)" ;;
+esac
 need_pkgs qemu-system-x86 e2fsprogs xfsprogs btrfs-progs cryptsetup-bin
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
@@ -104,20 +116,61 @@ FUZZ_SEED='${FUZZ_SEED:-}'
 MM_SELFTESTS='${MM_SELFTESTS:-}'
 KCONFIG='$kconfig'
 EOT
+echo "$guest" > "$run/guest.mode"
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
 append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot
 	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m "${VM_MEM:-2048}"
-	-kernel "$KIMAGE" -initrd "$initrd" -append "$append"
-	-display none -monitor none
-	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
-	-virtfs "local,path=$run,mount_tag=results,security_model=none,multidevs=remap"
-	-drive "file=$run/ext4.img,if=virtio,format=raw,cache=unsafe"
+	-kernel "$KIMAGE" -initrd "$initrd"
+	-display none -monitor none)
+# The test disks come first in both modes: run-tests mounts /dev/vda
+# (ext4) and /dev/vdb (xfs).  The payload's disks follow (/dev/vdc, vdd;
+# init finds them by label), and there is no 9p device at all.
+disks=(-drive "file=$run/ext4.img,if=virtio,format=raw,cache=unsafe"
 	-drive "file=$run/xfs.img,if=virtio,format=raw,cache=unsafe")
+if [ "$guest" = payload ]; then
+	"$PINLAB_ROOT/ci/mkpayload.sh" images "$run"
+	append+=" pinlab_guest=payload"
+	qemu+=(-append "$append" "${disks[@]}"
+		-drive "file=$run/payload.img,if=virtio,format=raw,readonly=on"
+		-drive "file=$run/results.img,if=virtio,format=raw,cache=unsafe")
+else
+	qemu+=(-append "$append"
+		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$run,mount_tag=results,security_model=none,multidevs=remap"
+		"${disks[@]}")
+fi
+
+# collect_payload: the results disk's files into RUN_DIR, then the
+# payload's images go.
+collect_payload() {
+	[ "$guest" = payload ] || return 0
+	"$PINLAB_ROOT/ci/mkpayload.sh" collect "$run" ||
+		step "could not copy the results out of $run/results.img"
+	rm -f "$run/payload.img" "$run/results.img"
+}
 
 if [ "$mode" = shell ]; then
-	exec "${qemu[@]}" -serial mon:stdio
+	[ "$guest" = payload ] || exec "${qemu[@]}" -serial mon:stdio
+	"${qemu[@]}" -serial mon:stdio || true
+	collect_payload
+	exit 0
+fi
+
+if [ "$mode" = lava ]; then
+	# The same boot as a LAVA job run by lava-run (make lava): the same
+	# kernel, initramfs, command line and disks in the same order.  The
+	# job writes into lava-run's copy of results.img, removed with its
+	# scratch directory: its results are its test cases
+	# (RUN_DIR/lava-cases.txt) and its console (RUN_DIR/console.log).
+	set +e
+	"$PINLAB_ROOT/ci/lava/run-job.sh" "$run" "$KIMAGE" "$initrd" "$append" \
+		"$run/ext4.img" "$run/xfs.img" "$run/payload.img" "$run/results.img"
+	status=$?
+	set -e
+	rm -f "$run/ext4.img" "$run/xfs.img" "$run/payload.img" "$run/results.img"
+	exit "$status"
 fi
 
 step "booting $KVER in QEMU (TCG) for: ${TESTS:-}"
@@ -127,5 +180,6 @@ timeout -k 10 "${VM_TIMEOUT:-3000}" "${qemu[@]}" -serial stdio </dev/null |
 status=${PIPESTATUS[0]}
 set -e
 rm -f "$run/ext4.img" "$run/xfs.img"
+collect_payload
 [ "$status" -eq 124 ] && step "VM timed out after ${VM_TIMEOUT:-3000}s"
 exit "$status"
