@@ -285,6 +285,13 @@ user_kernel() {
 	fi
 	[ -e "$modroot/lib/modules/$kver/modules.dep" ] || depmod -b "$modroot" "$kver" ||
 		{ echo "depmod -b $modroot $kver failed" >&2; return 1; }
+	# `make clean` in the tree deletes every *.ko under it, mod-install's too.
+	missing=$(cd "$modroot/lib/modules/$kver" && cut -d: -f1 modules.dep |
+		while read -r ko; do [ -e "$ko" ] || echo "$ko"; done | head -n 3)
+	if [ -n "$missing" ]; then
+		echo "$modroot/lib/modules/$kver lacks modules its modules.dep lists ($(echo $missing)): make modules_install INSTALL_MOD_PATH=${INSTALL_MOD_PATH:-$tree/mod-install} again (make clean deletes them)" >&2
+		return 1
+	fi
 	# Expectations (pl_kernel() decides the same in the guest, from
 	# /proc/kallsyms and uname): the series', else by version.
 	version=$(echo "$kver" | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
