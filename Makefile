@@ -6,6 +6,10 @@
 #   make check TESTS="pin_matrix bad_input" REPEAT=10
 #   make check KERNELS=stock        (skip building/booting the patched kernel)
 #   make check KERNELS=stock612     (Debian 6.12 from bookworm-backports)
+#   make check KERNELS=/path/to/linux  (your built kernel tree: README
+#                                    "Testing your kernel"; PINLAB_OBSERVE=1
+#                                    for observe mode, INSTALL_MOD_PATH for
+#                                    its modules_install root)
 #   make shell KERNEL=patched
 #   make mutate                     (every verdict can fail: ci/mutations)
 #   make check MUTATE=skip-fsync    (one mutation, by hand)
@@ -23,7 +27,8 @@
 #                                    run by lava-run, verdicts compared)
 #
 # Variables are passed through the environment to ci/pinlab.sh.
-export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED PINLAB_GUEST
+export TESTS REPEAT KERNELS KERNEL PINLAB_CACHE PINLAB_RESULTS MUTATE MUTATIONS FUZZ_SEED PINLAB_GUEST \
+	PINLAB_OBSERVE INSTALL_MOD_PATH
 
 .PHONY: all run check bench stress compare shell mutate lava driver userspace dkms clean
 

@@ -47,6 +47,20 @@
 # each of $KERNELS in turn; shell boots $KERNEL; bench boots the three 6.1
 # kernels (its goals compare them) unless KERNELS says otherwise.
 #
+# A KERNELS (or KERNEL) entry that is a path (/..., ./..., ../...) is a
+# built kernel tree of the user's (README "Testing your kernel"): its
+# .config must hold ci/kernel/pinlab-suite.config (checked before it boots:
+# a failed host check naming every missing option, and no boot), its
+# modules installed under $INSTALL_MOD_PATH (default TREE/mod-install) by
+# `make modules_install INSTALL_MOD_PATH=...`; mockdma is built against the
+# tree.  Its expectations: the series' if the tree has it (System.map),
+# else 6.1's up to 6.4 and 6.12's from 6.5 (userspace/lib/pinlab.c
+# pl_kernel(), which the guest checks against the kernel itself).  A
+# version outside 6.1..6.12, or PINLAB_OBSERVE=1, runs it in observe mode:
+# every program's outcomes are reported as observations and only the
+# kernel-independent invariants are asserted (ci/report.py).  Its results
+# are user-<release>.
+#
 # Environment: KERNELS (default "stock stock612 base patched"; bench:
 # "stock base patched"; lava: stock), KERNEL (shell only, default stock),
 # TESTS (subset, by program name), REPEAT (run each N times), MUTATE (a
@@ -73,11 +87,12 @@ fi
 for k in $kernels; do
 	case $k in
 	stock|stock612|base|patched) ;;
+	/*|./*|../*) [ -d "$k" ] || die "KERNELS: '$k' is not a directory (a built kernel tree)" ;;
 	debug) case $mode in
 		stress|shell) ;;
 		*) die "the debug kernel is make stress's (and make shell KERNEL=debug)" ;;
 		esac ;;
-	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched; KERNEL=debug for make shell)" ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched, or a kernel tree's path /..., ./...; KERNEL=debug for make shell)" ;;
 	esac
 done
 # make lava's direct boots run from the same payload as its LAVA jobs (a
@@ -211,6 +226,143 @@ for flavour in stock612 base patched debug; do
 		make -C "$drv" KDIR="${KV[$flavour.KDIR]}" W=1
 done
 
+# config_missing TREE_CONFIG FRAGMENT: the lines of FRAGMENT that
+# TREE_CONFIG lacks, one "CONFIG_X=v (have: ...)" each; "=y" is satisfied
+# by "=m" (the guest loads modules) and "=m" by "=y".  Why not just
+# merge_config.sh: this tree is built, and is booted as it is.
+config_missing() {
+	awk '
+	function name_of(line) { return substr(line, 1, index(line, "=") - 1) }
+	NR == FNR { if (/^CONFIG_[A-Za-z0-9_]+=/) have[name_of($0)] = substr($0, index($0, "=") + 1)
+		    next }
+	/^CONFIG_[A-Za-z0-9_]+=/ {
+		n = name_of($0); want = substr($0, index($0, "=") + 1); got = have[n]
+		if (got == want || (want ~ /^[ym]$/ && got ~ /^[ym]$/)) next
+		printf "%s (have: %s)\n", $0, got == "" ? "not set" : n "=" got
+	}' "$1" "$2"
+}
+
+# user_kernel TREE: the harness's variables for a built kernel tree of the
+# user's, as "VAR=value" lines (KVER, KIMAGE, KMODROOT, KDIR, KCONFIG,
+# POLICY, OBSERVE, LABEL); on a tree it cannot use, one message saying
+# what to do on stderr and a non-zero exit.
+user_kernel() {
+	local tree=$1 kver image modroot policy observe=0 version missing
+	[ -e "$tree/.config" ] || { echo "$tree: no .config: not a configured kernel tree" >&2; return 1; }
+	missing=$(config_missing "$tree/.config" "$PINLAB_ROOT/ci/kernel/pinlab-suite.config")
+	if [ -n "$missing" ]; then
+		{
+			echo "$tree/.config lacks what the suite needs:"
+			echo "$missing" | sed 's/^/  /'
+			echo "merge the fragment and rebuild:"
+			echo "  scripts/kconfig/merge_config.sh -m .config $PINLAB_ROOT/ci/kernel/pinlab-suite.config && make olddefconfig"
+		} >&2
+		return 1
+	fi
+	if [ -s "$tree/include/config/kernel.release" ]; then
+		kver=$(cat "$tree/include/config/kernel.release")
+	else
+		kver=$(make -s -C "$tree" kernelrelease 2>/dev/null) || true
+	fi
+	[ -n "$kver" ] || { echo "$tree: no kernel release (not built? make bzImage modules)" >&2; return 1; }
+	# The ELF vmlinux boots through PVH (about twice as fast as the
+	# bzImage under TCG, which decompresses itself), where the config has it.
+	if grep -qx 'CONFIG_PVH=y' "$tree/.config" && [ -e "$tree/vmlinux" ]; then
+		image=$tree/vmlinux
+	elif [ -e "$tree/arch/x86/boot/bzImage" ]; then
+		image=$tree/arch/x86/boot/bzImage
+	else
+		echo "$tree: no arch/x86/boot/bzImage (nor a vmlinux with CONFIG_PVH=y): make bzImage" >&2
+		return 1
+	fi
+	[ -e "$tree/Module.symvers" ] ||
+		{ echo "$tree: no Module.symvers: make modules (mockdma is built against the tree)" >&2; return 1; }
+	modroot=${INSTALL_MOD_PATH:-$tree/mod-install}
+	modroot=$(cd "$modroot" 2>/dev/null && pwd) || modroot=
+	if [ -z "$modroot" ] || [ ! -d "$modroot/lib/modules/$kver" ]; then
+		echo "$tree: no modules of $kver under ${INSTALL_MOD_PATH:-$tree/mod-install}/lib/modules: make modules_install INSTALL_MOD_PATH=${INSTALL_MOD_PATH:-$tree/mod-install}" >&2
+		return 1
+	fi
+	[ -e "$modroot/lib/modules/$kver/modules.dep" ] || depmod -b "$modroot" "$kver" ||
+		{ echo "depmod -b $modroot $kver failed" >&2; return 1; }
+	# `make clean` in the tree deletes every *.ko under it, mod-install's too.
+	missing=$(cd "$modroot/lib/modules/$kver" && cut -d: -f1 modules.dep |
+		while read -r ko; do [ -e "$ko" ] || echo "$ko"; done | head -n 3)
+	if [ -n "$missing" ]; then
+		echo "$modroot/lib/modules/$kver lacks modules its modules.dep lists ($(echo $missing)): make modules_install INSTALL_MOD_PATH=${INSTALL_MOD_PATH:-$tree/mod-install} again (make clean deletes them)" >&2
+		return 1
+	fi
+	# Expectations (pl_kernel() decides the same in the guest, from
+	# /proc/kallsyms and uname): the series', else by version.
+	version=$(echo "$kver" | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+	if [[ $kver == *-pinlab-base ]] || [[ $kver == *-pinlab-patched ]]; then
+		# One of ci/build-kernel.sh's trees: ours, by its name.
+		policy=${kver##*-pinlab-}
+	elif grep -q ' dma_pin_lru_pinned$' "$tree/System.map" 2>/dev/null; then
+		policy=user-patched
+	elif [ "$version" -le 6004 ]; then
+		policy=user-6.1
+	else
+		policy=user-6.12
+	fi
+	# pinlab places 6.1 to 6.12: outside them, and when asked, observe.
+	if [ "$version" -lt 6001 ] || [ "$version" -gt 6012 ] || [ "${PINLAB_OBSERVE:-0}" = 1 ]; then
+		observe=1
+	fi
+	cat <<EOT
+KVER=$kver
+KIMAGE=$image
+KMODROOT=$modroot
+KDIR=$tree
+KCONFIG=$tree/.config
+POLICY=$policy
+OBSERVE=$observe
+LABEL=user-$(echo "$kver" | tr -c 'A-Za-z0-9._\n-' _)
+EOT
+}
+
+# The user's kernel trees: checked, then mockdma built against each, its
+# results named user-<release>.  A tree that cannot be used is a failed
+# host check, and is not booted.
+user_kernels=
+for k in $kernels; do
+	case $k in /*|./*|../*) ;; *) continue ;; esac
+	kernels=$(echo " $kernels " | sed "s| $k | |")
+	tree=$(cd "$k" && pwd)
+	step "checking the kernel tree $tree"
+	if ! vars=$(user_kernel "$tree" 2> "$out/user-kernel.err"); then
+		sed 's/^/# /' "$out/user-kernel.err" >> "$host"
+		echo "not ok kernel tree $tree is usable (config holds ci/kernel/pinlab-suite.config, built, modules installed)" >> "$host"
+		step "FAILED: kernel tree $tree, not booted:"
+		cat "$out/user-kernel.err" >&2
+		[ "$mode" = shell ] && die "the kernel tree $tree cannot be booted"
+		continue
+	fi
+	echo "ok kernel tree $tree is usable (config holds ci/kernel/pinlab-suite.config, built, modules installed)" >> "$host"
+	label=$(echo "$vars" | sed -n 's/^LABEL=//p')
+	case " $user_kernels " in
+	*" $label "*) die "two kernel trees of one release: $label" ;;
+	esac
+	while IFS='=' read -r var val; do
+		KV[$label.$var]=$val
+	done <<< "$vars"
+	user_kernels+=" $label"
+	kernels+=" $label"
+	echo "kernel_$label tree $tree release ${KV[$label.KVER]} config $(sha256sum "$tree/.config" | cut -c1-16) policy ${KV[$label.POLICY]}$([ "${KV[$label.OBSERVE]}" = 1 ] && echo ' observe')" >> "$out/identity.txt"
+	drv=$out/$label/mockdma
+	mkdir -p "$out/$label"
+	cp -a "$PINLAB_ROOT/driver" "$drv"
+	llvm=
+	grep -qx 'CONFIG_CC_IS_CLANG=y' "$tree/.config" && llvm=LLVM=1
+	make -s -C "$drv" KDIR="$tree" $llvm clean >/dev/null 2>&1 || true
+	step "building mockdma.ko against ${KV[$label.KVER]} ($tree), expectations ${KV[$label.POLICY]}$([ "${KV[$label.OBSERVE]}" = 1 ] && echo ', observe mode')"
+	host_check "driver builds against $label with no warnings (W=1)" \
+		make -C "$drv" KDIR="$tree" $llvm W=1
+done
+is_user() { case " $user_kernels " in *" $1 "*) return 0 ;; esac; return 1; }
+kernels=$(echo $kernels)
+[ -n "$kernels" ] || [ "$mode" = shell ] || step "no kernel left to boot"
+
 if [ "$mode" = check ]; then
 	step "checkpatch --strict and sparse on driver/"
 	host_check "driver is checkpatch --strict clean" \
@@ -296,20 +448,25 @@ export TESTS
 # in $out/patched+debug.
 boot() {
 	local k=$1 label=$1 profile=${3:-} append=${VM_APPEND:-}
-	[ "$k" = debug ] && label=patched profile=debug
+	local policy=$1 observe=0 kconfig=
+	[ "$k" = debug ] && label=patched profile=debug policy=patched
+	if is_user "$k"; then
+		policy=${KV[$k.POLICY]} observe=${KV[$k.OBSERVE]} kconfig=${KV[$k.KCONFIG]}
+	fi
 	local dir=$out/$label${profile:++$profile}
 	# make lava: the LAVA job's run directory beside the direct one's.
 	[ "$2" = lava ] && dir=$out/lava/$label${profile:++$profile}
 	booted=$dir
 	# The series is off unless booted with its parameter (page_ext is
 	# sized at boot): ci/kernel/series.cmdline, beside its config.
-	if [ "$label" = patched ] && [ "$profile" != off ]; then
+	if { [ "$policy" = patched ] || [ "$policy" = user-patched ]; } && [ "$profile" != off ]; then
 		append+=" $(grep -v '^#' "$PINLAB_ROOT/ci/kernel/series.cmdline" | tr '\n' ' ')"
 	fi
 	if [ "$k" != stock ]; then
 		KVER=${KV[$k.KVER]} KIMAGE=${KV[$k.KIMAGE]} \
 			KMODROOT=${KV[$k.KMODROOT]} \
 			MOCKDMA_KO=$out/$k/mockdma/mockdma.ko KLABEL=$label \
+			KPOLICY=$policy KOBSERVE=$observe KCONFIG=$kconfig \
 			VM_APPEND=$append \
 			VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2"
 	else
@@ -365,6 +522,15 @@ fi
 
 step "report"
 status=0
+if [ ${#runs[@]} = 0 ]; then
+	# No kernel could be booted (a kernel tree that failed its check):
+	# the host checks say why.
+	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" > "$out/results.ktap" || status=$?
+	grep -E '^(not ok|#)' "$out/results.ktap" | head -n 60 || true
+	step "KTAP: $out/results.ktap"
+	tail -n 1 "$out/results.ktap"
+	exit 1
+fi
 if [ "$mode" = check ] || [ "$mode" = stress ]; then
 	python3 "$PINLAB_ROOT/ci/report.py" check --host "$host" "${runs[@]}" \
 		> "$out/results.ktap" || status=$?

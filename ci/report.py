@@ -78,6 +78,18 @@ Per test run, after its leaves:
                                     on "patched") back where it was
   <test>: sysctls restored          the knobs of <id>.sysctl0 unchanged
 
+A run of a user's kernel tree (make check KERNELS=/path) is labelled
+user-<release>; kernel.policy names the expectations its programs took
+(user-6.1, user-6.12, user-patched: userspace/lib/pinlab.c pl_kernel())
+and kernel.release the release the harness meant to boot, which uname -r
+must equal.  With kernel.observe (a kernel pinlab cannot place, or
+PINLAB_OBSERVE=1) the run is in observe mode: each program's leaves, whole
+skip and exit status are printed as "# observed ..." lines and judged
+neither way; what is asserted is what holds on any kernel: the run-level
+checks above, and per program its KTAP and "# MATRIX" verdict lines
+well-formed (not for a program that timed out), no unexpected splat, pins
+balanced and sysctls restored.
+
 The last line is "N passed, N failed, N skipped".
 """
 import argparse
@@ -138,6 +150,11 @@ LABEL_RELEASE = {
     "base": re.compile(r"-pinlab-base$"),
     "patched": re.compile(r"-pinlab-patched$"),
 }
+
+# The expectations of a user's kernel tree (kernel.policy).
+USER_POLICIES = ("user-6.1", "user-6.12", "user-patched")
+# The policies whose kernels carry the series, booted on.
+SERIES_POLICIES = ("patched", "user-patched")
 
 # The pin counters of <id>.pins0 / <id>.pins (ci/guest/run-tests).
 ACQ, REL, OFFLRU, HELD = ("nr_foll_pin_acquired", "nr_foll_pin_released",
@@ -230,6 +247,10 @@ class Report:
             self.counts["pass"] += 1
         else:
             self.counts["fail"] += 1
+
+    def note(self, text):
+        """A comment line that is no result (observe mode's observations)."""
+        self.lines.append(f"# {text}")
 
     def emit(self):
         n = self.results
@@ -418,14 +439,23 @@ def log_check(rep, run, label, fname, title, missing, extra=()):
     rep.add(not splats and not extra, f"{label}: {title}", diag=[*extra, *splats[:30]])
 
 
-def kernel_identity(rep, run, label, prefix):
+def kernel_identity(rep, run, label, prefix, policy):
     release = read(os.path.join(run, "uname")).strip()
     build_id = read(os.path.join(run, "build_id")).strip() or "missing"
     version = read(os.path.join(run, "proc_version")).strip() or "missing"
     diag = [f"uname -r: {release or 'missing'}", f"build id: {build_id}",
             f"/proc/version: {version}"]
-    want = LABEL_RELEASE.get(label)
-    if want is None:
+    # A tree of ours given as a path is labelled user-<release>: its
+    # policy names what it is.
+    want = LABEL_RELEASE.get(policy) or LABEL_RELEASE.get(label)
+    if policy in USER_POLICIES:
+        # A user's tree: the release its build wrote, exactly.
+        meant = read(os.path.join(run, "kernel.release")).strip()
+        ok = bool(release) and release == meant
+        diag.append(f"expectations: {policy}")
+        if not ok:
+            diag.append(f"the tree {label} was built as '{meant or 'missing kernel.release'}'")
+    elif want is None:
         ok = False
         diag.append(f"unknown kernel label '{label}' (stock, stock612, base, patched)")
     else:
@@ -502,12 +532,13 @@ def pin_check(rep, name, base, label):
         problems.append(f"{a - b} injection hooks gave up on mockdma's slot lock "
                         f"(inject_lock_busy {b} -> {a}): their writes were not made")
     b, a = num(before, OFFLRU), num(after, OFFLRU)
-    if b is not None or a is not None or label == "patched":
+    series = label in SERIES_POLICIES
+    if b is not None or a is not None or series:
         numbers.append(f"{OFFLRU} {before.get(OFFLRU, 'missing')} -> "
                        f"{after.get(OFFLRU, 'missing')}")
         if b is None or a is None:
             problems.append(f"{OFFLRU} missing before or after" +
-                            (" (required on the patched kernel)" if label == "patched" else ""))
+                            (" (required on the patched kernel)" if series else ""))
         elif a != b:
             problems.append(f"{OFFLRU} {b} before, {a} after: long-term pinned pages left behind"
                             if a > b else f"{OFFLRU} {b} before, {a} after")
@@ -547,7 +578,43 @@ def sysctl_check(rep, name, base):
     rep.add(not changed, f"{name}: sysctls restored", diag=diag)
 
 
-def check_program(rep, run, label, tid, tables, prefix):
+def matrix_problems(out):
+    """What is wrong with a program's "# MATRIX" verdict lines: each must
+    be 'table=<t> key=v ... | outcome=v ...' with at least one key and one
+    outcome, and no empty value."""
+    problems = []
+    for line in out.splitlines():
+        m = MATRIX_RE.match(line)
+        if not m:
+            continue
+        keys, bar, outs = m.group(1).partition("|")
+        kv, ov = FIELD_RE.findall(keys), FIELD_RE.findall(outs)
+        why = ("no '|' between keys and outcomes" if not bar else
+               "no table= key" if not any(k == "table" for k, _ in kv) else
+               "no outcome" if not ov else
+               "an empty value" if any(not v.strip() for _, v in kv + ov) else None)
+        if why:
+            problems.append(f"verdict line malformed ({why}): {line.strip()}")
+    return problems
+
+
+def observe_program(rep, name, prog, rc_text, skipped):
+    """Observe mode: what a program did, as comments, judged neither way."""
+    for leaf in prog.leaves:
+        how = ("ok" if leaf.ok else "not ok") + (
+            f" # {leaf.directive} {leaf.reason}".rstrip() if leaf.directive else "")
+        rep.note(f"observed {name}/{leaf.name}: {how}")
+    if skipped is not None:
+        rep.note(f"observed {name}: skipped as a whole: {skipped}")
+    if prog.bail:
+        rep.note(f"observed {name}: {prog.bail}")
+    n_ok = sum(1 for leaf in prog.leaves if leaf.ok and leaf.directive != "SKIP")
+    n_skip = sum(1 for leaf in prog.leaves if leaf.directive == "SKIP")
+    rep.note(f"observed {name}: exit status {rc_text}; {n_ok} ok, "
+             f"{len(prog.leaves) - n_ok - n_skip} not ok, {n_skip} skipped")
+
+
+def check_program(rep, run, label, tid, tables, prefix, policy=None, observe=False):
     expected, skips = tables
     base = os.path.join(run, "tests", tid)
     name = f"{prefix}/{tid}"
@@ -559,9 +626,17 @@ def check_program(rep, run, label, tid, tables, prefix):
                "no exit status: the VM crashed, panicked or timed out here")
         rep.add(False, f"{name}: completed", diag=[why])
         return
-    prog = Program(read(base + ".out"))
+    out = read(base + ".out")
+    prog = Program(out)
     rc = int(rc_text) if re.fullmatch(r"-?\d+", rc_text) else None
     skipped = whole_skip(prog, rc)
+    if observe:
+        observe_program(rep, name, prog, rc_text, skipped)
+        if skipped is None and rc != TIMEOUT:
+            problems = well_formed(prog) + matrix_problems(out)
+            rep.add(not problems, f"{name}: KTAP output well-formed", diag=problems)
+        splat_pin_sysctl(rep, name, base, tid, expected.get(prog_name, []), policy or label)
+        return
     report_leaves(rep, name, prog_name, prog.leaves, skips)
     if skipped is not None:
         if skip_allowed(skips, prog_name, None, skipped):
@@ -577,12 +652,18 @@ def check_program(rep, run, label, tid, tables, prefix):
     if prog.bail:
         diag.append(prog.bail)
     rep.add(rc in (KSFT_PASS, KSFT_SKIP), f"{name}: exit status {rc_text}", diag=diag)
+    splat_pin_sysctl(rep, name, base, tid, expected.get(prog_name, []), policy or label)
+
+
+def splat_pin_sysctl(rep, name, base, tid, allowed, policy):
+    """The checks of a program that hold on any kernel: its kernel log, the
+    pin counters, the knobs."""
     if os.path.exists(base + ".dmesg"):
-        splats = splats_in(read(base + ".dmesg"), expected.get(prog_name, []))
+        splats = splats_in(read(base + ".dmesg"), allowed)
         rep.add(not splats, f"{name}: no unexpected kernel splat", diag=splats[:30])
     else:
         rep.add(False, f"{name}: no unexpected kernel splat", diag=[f"no {tid}.dmesg"])
-    pin_check(rep, name, base, label)
+    pin_check(rep, name, base, policy)
     sysctl_check(rep, name, base)
 
 
@@ -592,8 +673,14 @@ def check_run(rep, run, tables):
     # "movable" for movablecore=): its results are named label+profile.
     profile = read(os.path.join(run, "kernel.profile")).strip()
     prefix = f"{label}+{profile}" if profile else label
-    kernel_identity(rep, run, label, prefix)
+    # The expectations the programs took (a user's tree: user-6.12, ...).
+    policy = read(os.path.join(run, "kernel.policy")).strip() or label
+    observe = os.path.exists(os.path.join(run, "kernel.observe"))
+    kernel_identity(rep, run, label, prefix, policy)
     guest_check(rep, run, prefix)
+    if observe:
+        rep.note(f"{prefix}: observe mode: the programs' outcomes are observations; "
+                 f"asserted: boot, setup, splats, pins, sysctls, well-formed KTAP and verdicts")
     setup = read(os.path.join(run, "setup.status")).strip()
     setup_splats = splats_in(read(os.path.join(run, "setup.dmesg")))
     rep.add(setup == "ok" and not setup_splats,
@@ -602,7 +689,7 @@ def check_run(rep, run, tables):
                                       [f"setup status: {setup or 'missing (VM did not get there)'}"]))
     _, ids = test_ids(run)
     for tid in ids:
-        check_program(rep, run, label, tid, tables, prefix)
+        check_program(rep, run, label, tid, tables, prefix, policy, observe)
     unfinished = "the guest did not finish (crash, panic, timeout or failed setup)"
     if ids:
         log_check(rep, run, prefix, "between.dmesg", "no kernel splat between programs",
@@ -844,8 +931,12 @@ def main():
                     help=argparse.SUPPRESS)
     ap.add_argument("--allowed-skips", default=os.path.join(root, "ci", "allowed-skips"),
                     help=argparse.SUPPRESS)
-    ap.add_argument("runs", nargs="+")
-    args = ap.parse_args()
+    # check takes none when no kernel could be booted (its host checks say why).
+    # (intermixed: a "*" positional would otherwise match empty before the options)
+    ap.add_argument("runs", nargs="*")
+    args = ap.parse_intermixed_args()
+    if not args.runs and args.mode != "check":
+        ap.error(f"{args.mode} needs at least one run directory")
     if args.mode == "matrix":
         print(matrix(args.runs))
         return 0

@@ -310,6 +310,64 @@ def cases(tmp):
              ["not ok stock: booted kernel matches label"] + clean()[1:],
              diag=["uname -r: missing"]))
 
+    # 3b. A user's kernel tree (make check KERNELS=/path): labelled
+    # user-<release>, its expectations in kernel.policy, the release its
+    # build wrote in kernel.release.
+    def user_run(case, release="6.12.95", meant="6.12.95", policy="user-6.12",
+                 observe=False, programs=None):
+        run = make_run(tmp, case, "user-" + meant, programs=programs, release=release)
+        write(os.path.join(run, "kernel.policy"), policy + "\n")
+        write(os.path.join(run, "kernel.release"), meant + "\n")
+        if observe:
+            write(os.path.join(run, "kernel.observe"), "observe\n")
+        return run
+
+    add(Case("a user's tree booted as built passes", [user_run("user")],
+             clean("user-6.12.95"), diag=["expectations: user-6.12"]))
+    add(Case("a user's tree with another uname fails",
+             [user_run("user-other", release="6.12.94")],
+             ["not ok user-6.12.95: booted kernel matches label"] + clean("user-6.12.95")[1:],
+             diag=["the tree user-6.12.95 was built as '6.12.95'"]))
+    # Observe mode: leaves and exit status are observations; the
+    # invariants (well-formed KTAP and verdict lines, no splat, pins
+    # balanced, sysctls restored) are the results.
+    failing = "TAP version 13\n1..2\nnot ok 1 first\nok 2 second\n"
+    bad_matrix = (CLEAN_OUT + "# MATRIX table=hazards id=H1 | outcome=\n"
+                  "# MATRIX table=hazards id=H2 outcome=INTACT\n")
+    lost = "nr_foll_pin_acquired 1064\nnr_foll_pin_released 1060\nmockdma_pages_pinned 0\n"
+    lab = "user-6.13.2"
+    add(Case("observe mode: outcomes observed, only the invariants judged",
+             [user_run("observe", "6.13.2", "6.13.2", observe=True, programs={
+                 "prog": program(out=failing, rc="1"),
+                 "prog2": program(out=bad_matrix, pins=lost),
+                 "prog3": program(dmesg="[ 12.0] BUG: Bad page state in process prog3\n"),
+                 "prog4": program(out="TAP version 13\n1..0 # SKIP no rxe\n", rc="4")})],
+             head(lab) + [
+                 f"ok {lab}/prog: KTAP output well-formed",
+                 f"ok {lab}/prog: no unexpected kernel splat",
+                 f"ok {lab}/prog: pin counters balanced",
+                 f"ok {lab}/prog: sysctls restored",
+                 f"not ok {lab}/prog2: KTAP output well-formed",
+                 f"ok {lab}/prog2: no unexpected kernel splat",
+                 f"not ok {lab}/prog2: pin counters balanced",
+                 f"ok {lab}/prog2: sysctls restored",
+                 f"ok {lab}/prog3: KTAP output well-formed",
+                 f"not ok {lab}/prog3: no unexpected kernel splat",
+                 f"ok {lab}/prog3: pin counters balanced",
+                 f"ok {lab}/prog3: sysctls restored",
+                 f"ok {lab}/prog4: no unexpected kernel splat",
+                 f"ok {lab}/prog4: pin counters balanced",
+                 f"ok {lab}/prog4: sysctls restored"] + tail(lab),
+             diag=[f"observed {lab}/prog/first: not ok",
+                   f"observed {lab}/prog: exit status 1; 1 ok, 1 not ok, 0 skipped",
+                   f"observed {lab}/prog4: skipped as a whole: no rxe",
+                   "verdict line malformed (an empty value): "
+                   "# MATRIX table=hazards id=H1 | outcome=",
+                   "verdict line malformed (no '|' between keys and outcomes): "
+                   "# MATRIX table=hazards id=H2 outcome=INTACT",
+                   "64 pins acquired but 60 released during the program",
+                   "[ 12.0] BUG: Bad page state in process prog3"]))
+
     # 4. Splats.
     bs = "buffers_stripped"
     ok_dmesg = WARN_BLOCK + EXT4_WARN

@@ -7,7 +7,11 @@
 #
 # Needs in the environment (ci/fetch-kernel.sh prints them): KVER, KIMAGE,
 # KMODROOT; and MOCKDMA_KO, TEST_DIR, TESTS, REPEAT, TEST_TIMEOUT, KLABEL
-# (stock, base or patched), MUTATE (ci/mutations; empty for none),
+# (stock, base or patched; user-<release> for a user's tree), KPOLICY (the
+# expectations the guest's programs take, PINLAB_KERNEL: KLABEL's, or a
+# user tree's user-6.1, user-6.12 or user-patched), KOBSERVE (1: observe
+# mode, ci/report.py), KCONFIG (the booted kernel's config, when it is
+# neither Debian's /boot/config-* nor beside KIMAGE), MUTATE (ci/mutations; empty for none),
 # BENCH ("full" under make bench: the benchmarks' full runs), STRESS and
 # FUZZ_SEED (make stress: the long fuzz, more kill_unload rounds),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
@@ -39,7 +43,11 @@ run=$(cd "$run" && pwd)
 # KMODROOT is in the key: the patched kernel's release string is the same
 # for every build of it.
 initrd_key=$({ cat "$PINLAB_ROOT/ci/guest/init" "$PINLAB_ROOT/ci/mkinitramfs.sh"
-	echo "$KMODROOT"; } | sha256sum | cut -c1-16)
+	echo "$KMODROOT"
+	# A user's tree is rebuilt in place: its modules decide what goes in.
+	cat "$KMODROOT/lib/modules/$KVER/modules.dep" \
+		"$KMODROOT/lib/modules/$KVER/modules.builtin" 2>/dev/null || true; } |
+	sha256sum | cut -c1-16)
 initrd=$PINLAB_CACHE/initramfs/$KVER-$initrd_key.cpio.gz
 if [ ! -e "$initrd" ]; then
 	step "building initramfs for $KVER"
@@ -66,6 +74,15 @@ for t in ${TESTS:-}; do
 	fi
 done >> "$run/tests.list"
 echo "${KLABEL:-stock}" > "$run/kernel.label"
+# What the report checks the boot against: the expectations' policy, the
+# release the harness meant to boot, observe mode.
+echo "${KPOLICY:-${KLABEL:-stock}}" > "$run/kernel.policy"
+echo "$KVER" > "$run/kernel.release"
+if [ "${KOBSERVE:-0}" = 1 ]; then
+	echo observe > "$run/kernel.observe"
+else
+	rm -f "$run/kernel.observe"
+fi
 # A second boot profile (VM_PROFILE, with its VM_APPEND kernel parameters)
 # names its results <label>+<profile> (ci/report.py).
 if [ -n "${VM_PROFILE:-}" ]; then
@@ -80,7 +97,7 @@ ko=$MOCKDMA_KO
 case $ko in "$run"/*) ko=${ko#"$run"/} ;; esac
 # The booted kernel's config, for programs that assert config facts:
 # Debian's /boot/config-* of the stock package, else the built tree's.
-kconfig=$KMODROOT/boot/config-$KVER
+kconfig=${KCONFIG:-$KMODROOT/boot/config-$KVER}
 [ -e "$kconfig" ] || kconfig=$(dirname "$KIMAGE")/.config
 cat > "$run/run.env" <<EOT
 KVER='$KVER'
@@ -91,6 +108,7 @@ TESTS='${TESTS:-}'
 REPEAT='${REPEAT:-1}'
 TEST_TIMEOUT='${TEST_TIMEOUT:-600}'
 KLABEL='${KLABEL:-stock}'
+KPOLICY='${KPOLICY:-${KLABEL:-stock}}'
 MUTATE='${MUTATE:-}'
 BENCH='${BENCH:-}'
 STRESS='${STRESS:-}'

@@ -38,11 +38,14 @@
 #   reaches the file: the pattern is not on disk.
 set -u
 self=$(readlink -f "$0")
-# The 6.5+ rule, from the release string as pl_kernel() reads it.
-refuses_longterm_file_write() {
-	case $(uname -r) in 6.12.*) return 0 ;; esac
-	return 1
-}
+# Which kernel this is and whether it has the 6.5+ rule: pl_kernel()
+# decides (build/pl_kernel, beside this program).
+if ! kernel_facts=$("$(dirname "$self")/pl_kernel"); then
+	echo "$kernel_facts"
+	exit 1
+fi
+eval "$kernel_facts"
+refuses_longterm_file_write() { [ "$PL_REFUSES_LONGTERM_FILE_WRITE" = 1 ]; }
 W=${PINLAB_WORKLOADS:-$(dirname "$self")/../../workloads/fio}
 EXT4=${PINLAB_EXT4:-/mnt/ext4}
 XFS=${PINLAB_XFS:-/mnt/xfs}

@@ -731,9 +731,12 @@ int main(void)
 	atexit(teardown);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	/* Modules on Debian's kernels; built in on base and patched. */
+	/*
+	 * Modules on Debian's kernels (and maybe a user's); built in on base
+	 * and patched.
+	 */
 	pl_need_module("btrfs", "/sys/fs/btrfs");
-	if (pl_kernel_debian())
+	if (!pl_kernel_ours())
 		pl_need_module("dm_integrity", "/sys/module/dm_integrity");
 	for (l = 0; l < NR_LAYERS; l++) {
 		int ret = layer_setup(l);

@@ -197,22 +197,35 @@ int pl_drop_cache_census_pages(struct pl_buf *buf, __u32 handle, __u32 seq,
 			       struct pl_census *c);
 
 /*
- * Which kernel this is, from its release string (never from a sysctl a test
- * can flip): stock (Debian's), base (our build without the series), patched
- * (our build with it).  Fails the program if $PINLAB_KERNEL, set by the
- * harness from the label it booted, disagrees.
+ * Which kernel this is, from the kernel itself (release string,
+ * /proc/version, /proc/kallsyms; never from a sysctl a test can flip):
+ * stock (Debian's 6.1), base (our build without the series), patched (our
+ * build with it), stock612 (Debian's 6.12).  A user kernel (make check
+ * KERNELS=/path) returns the value whose expectations it takes: patched if
+ * the series is in it, else stock up to 6.4 and stock612 from 6.5; its name
+ * is then user-patched, user-6.1 or user-6.12.  Fails the program if
+ * $PINLAB_KERNEL, set by the harness from the label it booted, disagrees.
  */
 enum pl_kernel {
 	PL_KERNEL_STOCK, PL_KERNEL_BASE, PL_KERNEL_PATCHED, PL_KERNEL_STOCK612
 };
 enum pl_kernel pl_kernel(void);
+/* The name of pl_kernel() as the harness labels it ("stock", "user-6.12"). */
+const char *pl_kernel_name(void);
 /* pl_kernel() == PL_KERNEL_PATCHED: the tests' expectations are keyed by this. */
 int pl_kernel_patched(void);
 /* Debian's build (stock, stock612): Debian's config, not pinlab-guest.config. */
 int pl_kernel_debian(void);
+/* Our build (base, patched): ci/kernel/pinlab-guest.config. */
+int pl_kernel_ours(void);
+/* Neither: a kernel the user built (its config holds ci/kernel/pinlab-suite.config). */
+int pl_kernel_user(void);
+/* The series' code is in this kernel (booted on or off). */
+int pl_kernel_has_series(void);
 /*
  * The kernel refuses a long-term writable FOLL_PIN of a MAP_SHARED mapping
- * that needs dirty tracking (ext4, xfs), with EFAULT.  From 6.5 (stock612):
+ * that needs dirty tracking (ext4, xfs), with EFAULT.  From 6.5 (stock612,
+ * and a user kernel by its version):
  * check_vma_flags() in mm/gup.c returns -EFAULT when
  * writable_file_mapping_allowed() is false, that is for
  * FOLL_PIN|FOLL_LONGTERM of a vma_needs_dirty_tracking() vma (mm/vma.c: a
@@ -391,7 +404,9 @@ int pl_run(const char *const *argv, const char *log);
  * knows the booted kernel's modules), else /sbin/modprobe.  Our own
  * kernels build in what the suite needs, so there a missing @present
  * fails the program (a config regression), as does a failed modprobe on
- * stock; returns only on success.
+ * stock; a module built into a user's kernel (modules.builtin) counts as
+ * present even where it has no @present (/sys/module/<name> only exists
+ * for a built-in module with parameters); returns only on success.
  */
 void pl_need_module(const char *name, const char *present);
 /*

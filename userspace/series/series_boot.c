@@ -189,6 +189,11 @@ int main(void)
 		ksft_test_result(log.series_lines == 0,
 				 "Debian kernel: no series (page_ext %ld bytes is Debian's)\n",
 				 log.page_ext_bytes);
+	else if (pl_kernel_user())
+		/* Its page_ext is its config's (page_owner, ...), not ours. */
+		ksft_test_result(log.series_lines == 0,
+				 "%s: series not on (page_ext %ld bytes is its config's)\n",
+				 pl_kernel_name(), log.page_ext_bytes);
 	else
 		ksft_test_result(log.series_lines == 0 &&
 				 log.page_ext_bytes < 0,
