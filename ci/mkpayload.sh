@@ -189,7 +189,8 @@ images() {
 
 	# The results disk starts with what the host leaves in the results
 	# directory for the guest; a relative MOCKDMA_KO lies under it.
-	for f in run.env tests.list kernel.label kernel.profile guest.mode; do
+	for f in run.env tests.list kernel.label kernel.profile kernel.policy \
+		kernel.release kernel.observe guest.mode; do
 		[ ! -e "$run/$f" ] || cp -a "$run/$f" "$res/"
 	done
 	case $MOCKDMA_KO in

@@ -233,7 +233,7 @@ done
 config_missing() {
 	awk '
 	function name_of(line) { return substr(line, 1, index(line, "=") - 1) }
-	NR == FNR { if (/^CONFIG_[A-Za-z0-9_]+=/) have[name_of($0)] = substr($0, index($0, "=") + 1)
+	FILENAME == ARGV[1] { if (/^CONFIG_[A-Za-z0-9_]+=/) have[name_of($0)] = substr($0, index($0, "=") + 1)
 		    next }
 	/^CONFIG_[A-Za-z0-9_]+=/ {
 		n = name_of($0); want = substr($0, index($0, "=") + 1); got = have[n]

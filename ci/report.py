@@ -632,6 +632,9 @@ def check_program(rep, run, label, tid, tables, prefix, policy=None, observe=Fal
     skipped = whole_skip(prog, rc)
     if observe:
         observe_program(rep, name, prog, rc_text, skipped)
+        # A hang is no outcome to observe: the program must finish.
+        rep.add(rc != TIMEOUT, f"{name}: completed within TEST_TIMEOUT",
+                diag=["timed out"] if rc == TIMEOUT else [])
         if skipped is None and rc != TIMEOUT:
             problems = well_formed(prog) + matrix_problems(out)
             rep.add(not problems, f"{name}: KTAP output well-formed", diag=problems)
