@@ -51,12 +51,17 @@ pkg_files() {
 	sed -e 's/#.*//' "$packages" | awk '{ for (i = 2; i <= NF; i++) print $i }'
 }
 
-# The mirror is an input: another mirror may serve other versions.
+# The mirror is an input: another mirror may serve other versions.  So is
+# what it serves: the Date of bookworm's InRelease as the host's apt lists
+# last saw it (a point release changes it; mmdebstrap installs bookworm's
+# newest versions).
 mirror=$(host_mirror | awk 'NR == 1')
 key=$({
 	sha256sum < "$packages"
 	sha256sum < "$0"
 	echo "mirror $mirror"
+	cat /var/lib/apt/lists/*_dists_bookworm_InRelease 2>/dev/null |
+		awk '/^Date:/ { print; exit }'
 } | sha256sum | cut -c1-16)
 dir=$top/$key
 
