@@ -44,9 +44,12 @@ run=$(cd "$run" && pwd)
 # for every build of it.
 initrd_key=$({ cat "$PINLAB_ROOT/ci/guest/init" "$PINLAB_ROOT/ci/mkinitramfs.sh"
 	echo "$KMODROOT"
-	# A user's tree is rebuilt in place: its modules decide what goes in.
+	# A user's tree is rebuilt in place: its modules decide what goes in,
+	# and a rebuilt module keeps its name (size and mtime tell).
 	cat "$KMODROOT/lib/modules/$KVER/modules.dep" \
-		"$KMODROOT/lib/modules/$KVER/modules.builtin" 2>/dev/null || true; } |
+		"$KMODROOT/lib/modules/$KVER/modules.builtin" 2>/dev/null || true
+	find "$KMODROOT/lib/modules/$KVER" -name '*.ko*' -printf '%P %s %T@\n' \
+		2>/dev/null | sort || true; } |
 	sha256sum | cut -c1-16)
 initrd=$PINLAB_CACHE/initramfs/$KVER-$initrd_key.cpio.gz
 if [ ! -e "$initrd" ]; then
