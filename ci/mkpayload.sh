@@ -60,8 +60,10 @@ key=$({
 	sha256sum < "$packages"
 	sha256sum < "$0"
 	echo "mirror $mirror"
-	cat /var/lib/apt/lists/*_dists_bookworm_InRelease 2>/dev/null |
-		awk '/^Date:/ { print; exit }'
+	# (awk reads to the end: an early exit would SIGPIPE cat, and
+	# pipefail would then fail the key; no lists is no line)
+	{ cat /var/lib/apt/lists/*_dists_bookworm_InRelease 2>/dev/null || true; } |
+		awk '/^Date:/ && !seen++'
 } | sha256sum | cut -c1-16)
 dir=$top/$key
 
