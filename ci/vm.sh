@@ -133,7 +133,8 @@ qemu=(qemu-system-x86_64 -nodefaults -no-reboot
 disks=(-drive "file=$run/ext4.img,if=virtio,format=raw,cache=unsafe"
 	-drive "file=$run/xfs.img,if=virtio,format=raw,cache=unsafe")
 if [ "$guest" = payload ]; then
-	"$PINLAB_ROOT/ci/mkpayload.sh" images "$run"
+	"$PINLAB_ROOT/ci/mkpayload.sh" images "$run" ||
+		die "the guest payload could not be made (ci/mkpayload.sh images $run)"
 	append+=" pinlab_guest=payload"
 	qemu+=(-append "$append" "${disks[@]}"
 		-drive "file=$run/payload.img,if=virtio,format=raw,readonly=on"
