@@ -182,7 +182,7 @@ reason_holds() {
 	nomrelease) grep -q 'process_mrelease with wrong pidfd: Function not implemented' "$2" ;;
 	splitbug) grep -qx 'No THP is allocated' "$2" ;;
 	dontneed) grep -qx 'Unexpected number of free huge pages line 212' "$2" ;;
-	uffdenoent) clean < "$2" | grep -q '^ERROR: UFFDIO_COPY error: -2 (errno=' ;;
+	uffdenoent) clean < "$2" | grep -q 'ERROR: UFFDIO_COPY error: -2 (errno=' ;;
 	nopmdmap)
 		[ "$(clean < "$2" | awk '/^Run test:/ { t = $0 }
 			/Fail$/ { n++; if (t !~ /\(khugepaged:shmem\)$/) bad++ }
