@@ -197,6 +197,25 @@ export MM_SELFTESTS
 # copy of driver/ under its run directory.  A kernel that cannot be had is
 # a failed host check, and is not booted.
 declare -A KV
+# kernel_vars LABEL VARS: the "VAR=value" lines a kernel script printed,
+# as KV[LABEL.VAR].
+kernel_vars() {
+	local var val
+	while IFS='=' read -r var val; do
+		KV[$1.$var]=$val
+	done <<< "$2"
+}
+# driver_for LABEL KDIR CHECK [MAKE ARGS]: mockdma.ko built against KDIR in
+# a copy of driver/ under the run directory ($out/LABEL/mockdma), W=1, as
+# the host check CHECK.
+driver_for() {
+	local label=$1 kdir=$2 check=$3 drv=$out/$1/mockdma
+	shift 3
+	mkdir -p "$out/$label"
+	cp -a "$PINLAB_ROOT/driver" "$drv"
+	make -s -C "$drv" KDIR="$kdir" "$@" clean >/dev/null 2>&1 || true
+	host_check "$check" make -C "$drv" KDIR="$kdir" "$@" W=1
+}
 for flavour in stock612 base patched debug; do
 	has_kernel $flavour || continue
 	if [ $flavour = stock612 ]; then
@@ -212,18 +231,12 @@ for flavour in stock612 base patched debug; do
 		kernels=$(echo " $kernels " | sed "s/ $flavour / /")
 		continue
 	fi
-	while IFS='=' read -r var val; do
-		KV[$flavour.$var]=$val
-	done <<< "$vars"
-	drv=$out/$flavour/mockdma
-	mkdir -p "$out/$flavour"
+	kernel_vars "$flavour" "$vars"
 	# The build's cache key (ci/build-kernel.sh): source, series, config.
 	echo "kernel_$flavour build $(basename "$(dirname "${KV[$flavour.KDIR]}")")" >> "$out/identity.txt"
-	cp -a "$PINLAB_ROOT/driver" "$drv"
-	make -s -C "$drv" KDIR="${KV[$flavour.KDIR]}" clean >/dev/null 2>&1 || true
 	step "building mockdma.ko against ${KV[$flavour.KVER]}"
-	host_check "driver builds against the $flavour kernel with no warnings (W=1)" \
-		make -C "$drv" KDIR="${KV[$flavour.KDIR]}" W=1
+	driver_for "$flavour" "${KV[$flavour.KDIR]}" \
+		"driver builds against the $flavour kernel with no warnings (W=1)"
 done
 
 # config_missing TREE_CONFIG FRAGMENT: the lines of FRAGMENT that
@@ -343,21 +356,15 @@ for k in $kernels; do
 	case " $user_kernels " in
 	*" $label "*) die "two kernel trees of one release: $label" ;;
 	esac
-	while IFS='=' read -r var val; do
-		KV[$label.$var]=$val
-	done <<< "$vars"
+	kernel_vars "$label" "$vars"
 	user_kernels+=" $label"
 	kernels+=" $label"
 	echo "kernel_$label tree $tree release ${KV[$label.KVER]} config $(sha256sum "$tree/.config" | cut -c1-16) policy ${KV[$label.POLICY]}$([ "${KV[$label.OBSERVE]}" = 1 ] && echo ' observe')" >> "$out/identity.txt"
-	drv=$out/$label/mockdma
-	mkdir -p "$out/$label"
-	cp -a "$PINLAB_ROOT/driver" "$drv"
-	llvm=
-	grep -qx 'CONFIG_CC_IS_CLANG=y' "$tree/.config" && llvm=LLVM=1
-	make -s -C "$drv" KDIR="$tree" $llvm clean >/dev/null 2>&1 || true
+	llvm=()
+	grep -qx 'CONFIG_CC_IS_CLANG=y' "$tree/.config" && llvm=(LLVM=1)
 	step "building mockdma.ko against ${KV[$label.KVER]} ($tree), expectations ${KV[$label.POLICY]}$([ "${KV[$label.OBSERVE]}" = 1 ] && echo ', observe mode')"
-	host_check "driver builds against $label with no warnings (W=1)" \
-		make -C "$drv" KDIR="$tree" $llvm W=1
+	driver_for "$label" "$tree" "driver builds against $label with no warnings (W=1)" \
+		${llvm[@]+"${llvm[@]}"}
 done
 is_user() { case " $user_kernels " in *" $1 "*) return 0 ;; esac; return 1; }
 kernels=$(echo $kernels)
