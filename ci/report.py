@@ -56,7 +56,10 @@ and nothing is 9p),
 guest setup (with setup.dmesg), one splat check each for between.dmesg,
 rdma.dmesg (when there is one) and final.dmesg, and, when the VM did not
 finish (no end line in final.dmesg), one over the kernel lines of
-console.log.  Where kmemleak.txt exists: "<kernel>: kmemleak: no object
+console.log.  A kernel that died before PID 1 ran is booted once more by
+ci/pinlab.sh, which keeps the first console as console.boot1.log: its
+splat lines are printed as "# <kernel>: first boot: ..." comments.
+Where kmemleak.txt exists: "<kernel>: kmemleak: no object
 leaked by mockdma or the series" (an unreferenced object whose allocation
 backtrace has a mockdma or series frame fails; the others are counted in
 its diagnostics: boot-time false positives of the kernel are not ours to
@@ -681,6 +684,14 @@ def check_run(rep, run, tables):
     observe = os.path.exists(os.path.join(run, "kernel.observe"))
     kernel_identity(rep, run, label, prefix, policy)
     guest_check(rep, run, prefix)
+    first = os.path.join(run, "console.boot1.log")
+    if os.path.exists(first):
+        # ci/pinlab.sh booted this kernel twice: the first boot died before
+        # PID 1, running nothing of ours.  Shown, never dropped.
+        splats = splats_in(read(first))
+        rep.note(f"{prefix}: booted twice: the first boot died before init (console.boot1.log)")
+        for s in splats[:10]:
+            rep.note(f"{prefix}: first boot: {s}")
     if observe:
         rep.note(f"{prefix}: observe mode: the programs' outcomes are observations; "
                  f"asserted: boot, setup, splats, pins, sysctls, well-formed KTAP and verdicts")

@@ -198,6 +198,18 @@ def cases(tmp):
     root = "/dev/vdc /host ext4 ro,relatime 0 0\n"
     results = "/dev/vdd /host/mnt/results ext4 rw,sync,dirsync,relatime 0 0\n"
     payload = "ok stock: payload guest, no 9p mount"
+    # A kernel that died before init, booted once more by ci/pinlab.sh:
+    # the second boot is judged, the first one's splats are printed.
+    run = make_run(tmp, "boot1")
+    write(os.path.join(run, "console.boot1.log"),
+          "[    1.534499] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n"
+          "[    1.537205] Kernel panic - not syncing: Fatal exception in interrupt\n")
+    add(Case("a first boot that died before init is shown, the second judged", [run],
+             clean(), diag=["stock: booted twice: the first boot died before init "
+                            "(console.boot1.log)",
+                            "stock: first boot: [    1.534499] Oops: int3: 0000 [#1] "
+                            "PREEMPT SMP NOPTI"]))
+
     add(Case("payload boot from its ext4 disk, no 9p: passes",
              [make_run(tmp, "payload", guest="payload", mounts=root + results)],
              head("stock")[:1] + [payload] + clean()[1:]))
