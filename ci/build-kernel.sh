@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-kernel.sh [patched|base|debug]: build a guest kernel from Debian's
+# build-kernel.sh [patched|base|debug|base-debug]: build a guest kernel from Debian's
 # linux-source-6.1 (the tree ci/fetch-kernel.sh unpacks, $KSRC) for a PVH
 # boot of its ELF vmlinux (debug: of its bzImage, see below):
 #   patched  patches/series applied; ci/kernel/pinlab-guest.config +
@@ -15,6 +15,9 @@
 #            It boots from bzImage: 6.1 with KASAN dies before its first
 #            console line when entered through PVH (measured: QEMU exits
 #            at once, no output), the Linux boot protocol works
+#   base-debug  base + ci/kernel/debug.config, release string base's: the
+#            same debug kernel without the series, so a splat make stress
+#            reports on both debug builds is not the series'
 # The two have distinct release strings (6.1.N-pinlab-base,
 # 6.1.N-pinlab-patched): a run can tell from `uname -r` what it booted.
 #
@@ -42,8 +45,8 @@ set -euo pipefail
 
 flavour=${1:-patched}
 case $flavour in
-patched|base|debug) ;;
-*) die "build-kernel.sh: unknown flavour '$flavour' (patched|base|debug)" ;;
+patched|base|debug|base-debug) ;;
+*) die "build-kernel.sh: unknown flavour '$flavour' (patched|base|debug|base-debug)" ;;
 esac
 
 need_pkgs build-essential gcc-12 make bc flex bison libelf-dev libssl-dev \
@@ -55,16 +58,20 @@ fi
 [ -e "$KSRC/.done" ] || die "no unpacked linux-source in $KSRC"
 srcname=$(basename "$KSRC")
 fragments=("$PINLAB_ROOT/ci/kernel/pinlab-guest.config")
-[ "$flavour" = base ] || fragments+=("$PINLAB_ROOT/ci/kernel/series.config")
-[ "$flavour" = debug ] && fragments+=("$PINLAB_ROOT/ci/kernel/debug.config")
+# series: the flavour has patches/series; debug: the debug config.
+series=1 debug=0
+case $flavour in base|base-debug) series=0 ;; esac
+case $flavour in debug|base-debug) debug=1 ;; esac
+[ $series = 1 ] && fragments+=("$PINLAB_ROOT/ci/kernel/series.config")
+[ $debug = 1 ] && fragments+=("$PINLAB_ROOT/ci/kernel/debug.config")
 # The release string names the source and whether the series is in it.
-release_suffix=-$flavour
-[ "$flavour" = debug ] && release_suffix=-patched
+release_suffix=-patched
+[ $series = 1 ] || release_suffix=-base
 pdir=$PINLAB_ROOT/patches
 
 # The series, in order: comments and blank lines dropped.
 patches=()
-if [ "$flavour" != base ] && [ -e "$pdir/series" ]; then
+if [ $series = 1 ] && [ -e "$pdir/series" ]; then
 	while read -r p _; do
 		[ -n "$p" ] && patches+=("$p")
 	done < <(sed -e 's/#.*//' "$pdir/series")
@@ -168,7 +175,7 @@ build() {
 	ticker "$log" >&2 &
 	tick=$!
 	local targets=(vmlinux modules)
-	[ "$flavour" = debug ] && targets+=(bzImage)
+	[ $debug = 1 ] && targets+=(bzImage)
 	if ! kmake -j"$(nproc)" "${targets[@]}" >> "$log" 2>&1; then
 		kill "$tick"
 		grep -E 'error|Error' "$log" | head -n 20 >&2 || true
@@ -213,7 +220,7 @@ for d in "$top"/*/; do
 done
 
 image=$tree/vmlinux
-[ "$flavour" = debug ] && image=$tree/arch/x86/boot/bzImage
+[ $debug = 1 ] && image=$tree/arch/x86/boot/bzImage
 cat <<EOT
 KVER=$kver
 KDIR=$tree

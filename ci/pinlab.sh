@@ -22,13 +22,15 @@
 #          ci/kernel/series.cmdline (dma_pin_lru=on), as in check, and
 #          a second time without it (patched+off: SERIES_OFF_BENCH) for
 #          what "off" costs against base.
-#   stress the debug build of the patched kernel (ci/build-kernel.sh debug:
-#          KASAN, lockdep, kmemleak, KFENCE, DEBUG_VM_PGFLAGS), booted once
-#          with the series on: every program of check but the second-boot
+#   stress the debug builds (ci/build-kernel.sh debug and base-debug: KASAN,
+#          lockdep, kmemleak, KFENCE, DEBUG_VM_PGFLAGS) of the patched
+#          kernel, booted with the series on, and of base (KERNELS picks
+#          one: debug or base-debug), each once: every program of check but the second-boot
 #          ones (MOVABLE_TESTS), ioctl_fuzz long (100,000 calls),
 #          kill_unload five times over, a kmemleak scan at the end; KTAP,
 #          then one line of counts (ci/report.py stress); exit 1 on any
-#          failure, splat or leak.  Its results are patched+debug.
+#          failure, splat or leak.  Their results are patched+debug and
+#          base+debug: a splat on both is not the series'.
 #   lava   every boot of check (no host checks) twice: directly, then the
 #          same boot as a LAVA job (device-type qemu) run by lava-run on
 #          this machine with no server (ci/vm.sh lava, ci/lava/run-job.sh);
@@ -74,9 +76,14 @@ set -euo pipefail
 mode=${1:-check}
 if [ "$mode" = shell ]; then
 	kernels=${KERNEL:-stock}
-	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base, patched or debug"
+	[ "$(echo $kernels | wc -w)" = 1 ] || die "KERNEL names one kernel: stock, stock612, base, patched, debug or base-debug"
 elif [ "$mode" = stress ]; then
-	kernels=debug
+	kernels=${KERNELS:-debug base-debug}
+	for k in $kernels; do
+		case $k in debug|base-debug) ;;
+		*) die "make stress boots the debug kernels: KERNELS=debug, base-debug or both, not '$k'" ;;
+		esac
+	done
 elif [ "$mode" = lava ]; then
 	kernels=${KERNELS:-stock}
 elif [ "$mode" = bench ]; then
@@ -88,11 +95,11 @@ for k in $kernels; do
 	case $k in
 	stock|stock612|base|patched) ;;
 	/*|./*|../*) [ -d "$k" ] || die "KERNELS: '$k' is not a directory (a built kernel tree)" ;;
-	debug) case $mode in
+	debug|base-debug) case $mode in
 		stress|shell) ;;
-		*) die "the debug kernel is make stress's (and make shell KERNEL=debug)" ;;
+		*) die "the debug kernels are make stress's (and make shell KERNEL=debug|base-debug)" ;;
 		esac ;;
-	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched, or a kernel tree's path /..., ./...; KERNEL=debug for make shell)" ;;
+	*) die "unknown kernel '$k' (KERNELS/KERNEL: stock, stock612, base, patched, or a kernel tree's path /..., ./...; KERNEL=debug|base-debug for make shell)" ;;
 	esac
 done
 # make lava's direct boots run from the same payload as its LAVA jobs (a
@@ -216,7 +223,7 @@ driver_for() {
 	make -s -C "$drv" KDIR="$kdir" "$@" clean >/dev/null 2>&1 || true
 	host_check "$check" make -C "$drv" KDIR="$kdir" "$@" W=1
 }
-for flavour in stock612 base patched debug; do
+for flavour in stock612 base patched debug base-debug; do
 	has_kernel $flavour || continue
 	if [ $flavour = stock612 ]; then
 		how="ci/fetch-kernel.sh $flavour" what=fetches
@@ -450,13 +457,14 @@ export TESTS
 [ -e "$MOCKDMA_KO" ] || die "driver/mockdma.ko did not build (see $host)"
 
 # boot KERNEL MODE [PROFILE]: one VM on that kernel, results in
-# $out/KERNEL (or $out/KERNEL+PROFILE, booted with $VM_APPEND).  The debug
-# build is the patched kernel's: its programs and results are patched's,
-# in $out/patched+debug.
+# $out/KERNEL (or $out/KERNEL+PROFILE, booted with $VM_APPEND).  A debug
+# build is the patched (or base) kernel's: its programs and results are
+# that kernel's, in $out/patched+debug (base+debug).
 boot() {
 	local k=$1 label=$1 profile=${3:-} append=${VM_APPEND:-}
 	local policy=$1 observe=0 kconfig=
 	[ "$k" = debug ] && label=patched profile=debug policy=patched
+	[ "$k" = base-debug ] && label=base profile=debug policy=base
 	if is_user "$k"; then
 		policy=${KV[$k.POLICY]} observe=${KV[$k.OBSERVE]} kconfig=${KV[$k.KCONFIG]}
 	fi
@@ -522,8 +530,8 @@ boots() {
 }
 
 for k in $kernels; do
-	if [ "$k" = debug ]; then
-		TESTS=$main_tests boots debug
+	if [ "$k" = debug ] || [ "$k" = base-debug ]; then
+		TESTS=$main_tests boots "$k"
 		continue
 	fi
 	if [ -n "$main_tests" ] || [ -z "$movable_tests" ]; then
