@@ -51,6 +51,7 @@ types=$PINLAB_CACHE/lava-server/$ver/device-types
 if [ ! -e "$types/qemu.jinja2" ]; then
 	step "fetching lava-server $ver's device-type templates"
 	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download -qq "lava-server=$ver" 2>&1 |
 		grep -v '^W: Download is performed unsandboxed' >&2 || true)
 	deb=$(ls "$tmp"/lava-server_*.deb 2>/dev/null | head -n 1)
@@ -59,6 +60,7 @@ if [ ! -e "$types/qemu.jinja2" ]; then
 	mkdir -p "$types"
 	cp "$tmp"/x/usr/share/lava-server/device-types/{qemu,base}.jinja2 "$types/"
 	rm -rf "$tmp"
+	trap - EXIT
 fi
 
 # The tools the test definition runs in the guest, at /pinlab/ci/.
@@ -126,7 +128,10 @@ $py "$lava/lava.py" job "$lava/job.jinja2" "$work/vars.json" > "$work/job.yaml"
 $py "$lava/lava.py" device "$lava/device.jinja2" "$work/job.yaml" "$types" \
 	> "$work/device.yaml"
 
-id=${LAVA_JOB_ID:-$(date +%s)}
+# lava-run keeps a job's scratch files under a directory named by its id:
+# two jobs started in the same second (two make lava runs) must not share
+# one.
+id=${LAVA_JOB_ID:-$(( $(date +%s) * 100000 + $$ % 100000 ))}
 step "lava-run job $id: $label${profile:++$profile}"
 set +e
 timeout -k 10 $(( ${VM_TIMEOUT:-3000} + 900 )) lava-run --job-id "$id" \
