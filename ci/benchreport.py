@@ -55,6 +55,8 @@ def collect(runs, tables):
     cells, untrusted = [], {}
     for run in runs:
         label = label_of(run)
+        # ci/vm.sh VM_ICOUNT: the guest's ns were its instructions.
+        icount = os.path.exists(os.path.join(run, "vm.icount"))
         tdir, ids = R.test_ids(run)
         for tid in ids:
             rep = R.Report()
@@ -73,7 +75,7 @@ def collect(runs, tables):
                 kd = dict(R.FIELD_RE.findall(keys))
                 table = kd.pop("table", R.program_of(tid))
                 cells.append({"kernel": label, "program": R.program_of(tid),
-                              "table": table, "keys": kd,
+                              "table": table, "keys": kd, "icount": icount,
                               "metrics": {k: number(v) for k, v in
                                           R.FIELD_RE.findall(outs)}})
     return cells, untrusted
@@ -255,6 +257,38 @@ def goal_p2(cells, untrusted):
                            f"mockdma-fast pin, median of {len(ratios)} cells)")
             elif kk == "patched+off":
                 out.append(f"P2 {name} not applicable (no {kk} boot)")
+    out += p2_off_instructions(cells)
+    return out
+
+
+def p2_off_instructions(cells):
+    """Booted off against base where both boots counted instructions
+    (make bench BENCH_ICOUNT=1): a guest ns is one instruction, so the two
+    boots compare directly, cell by cell, without an anchor; long-term and
+    short-term pins apart (the series hooks both)."""
+    off = pick(cells, "pin-cost", "patched+off")
+    base = pick(cells, "pin-cost", "base")
+    if not off or not base or not all(c["icount"] for c in off + base):
+        return []
+    out = []
+    for name, longterm in (("park-off-vs-base-insns", True),
+                           ("park-off-vs-base-insns-fast", False)):
+        ratios = []
+        for c in off:
+            if ("longterm" in c["keys"].get("method", "")) != longterm:
+                continue
+            b = pick(cells, "pin-cost", "base", **c["keys"])
+            if b:
+                ratios.append(c["metrics"]["ns_per_page"] / b[0]["metrics"]["ns_per_page"])
+        if ratios:
+            r = statistics.median(ratios)
+            kind = "long-term" if longterm else "short-term"
+            # Four decimals: the point is how close to 1.
+            out.append(f"P2 {name} ratio={r:.4f} goal=1±0.03 "
+                       f"{'met' if abs(r - 1) <= 0.03 else 'not met'} (patched booted "
+                       f"without dma_pin_lru=on vs base, {kind} pin+unpin instructions "
+                       f"per page under -icount, median of {len(ratios)} cells, "
+                       f"min {min(ratios):.4f}, max {max(ratios):.4f})")
     return out
 
 

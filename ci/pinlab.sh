@@ -427,7 +427,15 @@ bench) TESTS=${TESTS:-$(make -s -C "$PINLAB_ROOT/userspace" list-bench)}
 	# A full pin_bench takes 6 min on stock on the loaded 2-core
 	# machine, twice that where gup_test runs too.
 	export BENCH=full TEST_TIMEOUT=${TEST_TIMEOUT:-2400} \
-		VM_TIMEOUT=${VM_TIMEOUT:-5400} ;;
+		VM_TIMEOUT=${VM_TIMEOUT:-5400}
+	# BENCH_ICOUNT=1: the guests count instructions (ci/vm.sh
+	# VM_ICOUNT), for the figures a wall clock across boots cannot give
+	# (P2 off against base); pin_bench's short run by default (one host
+	# thread for the guest: a full run would take an hour).
+	if [ "${BENCH_ICOUNT:-0}" = 1 ]; then
+		export VM_ICOUNT=1 BENCH=
+		[ -n "$whole_suite" ] || TESTS=pin_bench
+	fi ;;
 shell) TESTS= ;;
 *) die "unknown mode $mode (check|run|bench|stress|shell|lava)" ;;
 esac

@@ -15,7 +15,7 @@
 # BENCH ("full" under make bench: the benchmarks' full runs), STRESS and
 # FUZZ_SEED (make stress: the long fuzz, more kill_unload rounds),
 # VM_PROFILE and VM_APPEND (a second boot profile and its parameters),
-# VM_MEM (the guest's MiB, default 2048),
+# VM_MEM (the guest's MiB, default 2048), VM_ICOUNT (1: -icount shift=0),
 # MM_SELFTESTS (the mm selftest binaries, ci/build-mm-selftests.sh),
 # PINLAB_GUEST (9p, the default: the guest runs in the host's root shared
 # over 9p; payload: in the guest payload of ci/mkpayload.sh, no 9p device).
@@ -123,8 +123,20 @@ echo "$guest" > "$run/guest.mode"
 
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
 append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
+# VM_ICOUNT=1 (make bench BENCH_ICOUNT=1): the guest's clock counts its
+# instructions (-icount shift=0: one instruction is one virtual ns, on one
+# host thread for both vCPUs), so a time measured in the guest is an
+# instruction count that neither the host's load nor another boot's
+# scheduling moves.
+accel=(-accel tcg,thread=multi)
+if [ "${VM_ICOUNT:-0}" = 1 ]; then
+	accel=(-accel tcg,thread=single -icount shift=0)
+	echo "shift=0" > "$run/vm.icount"
+else
+	rm -f "$run/vm.icount"
+fi
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot
-	-machine pc -accel tcg,thread=multi -cpu max -smp 2 -m "${VM_MEM:-2048}"
+	-machine pc "${accel[@]}" -cpu max -smp 2 -m "${VM_MEM:-2048}"
 	-kernel "$KIMAGE" -initrd "$initrd"
 	-display none -monitor none)
 # The test disks come first in both modes: run-tests mounts /dev/vda
