@@ -535,7 +535,9 @@ def pin_check(rep, name, base, label):
         problems.append(f"{a - b} injection hooks gave up on mockdma's slot lock "
                         f"(inject_lock_busy {b} -> {a}): their writes were not made")
     b, a = num(before, OFFLRU), num(after, OFFLRU)
-    series = label in SERIES_POLICIES
+    # A prefix of the series (ci/boot-series-prefixes.sh) may stop before
+    # the patch that adds the gauge's counters: checked where present.
+    series = label in SERIES_POLICIES and not os.environ.get("PINLAB_SERIES_PREFIX")
     if b is not None or a is not None or series:
         numbers.append(f"{OFFLRU} {before.get(OFFLRU, 'missing')} -> "
                        f"{after.get(OFFLRU, 'missing')}")
