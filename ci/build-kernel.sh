@@ -18,8 +18,9 @@
 #   base-debug  base + ci/kernel/debug.config, release string base's: the
 #            same debug kernel without the series, so a splat make stress
 #            reports on both debug builds is not the series'
-# The two have distinct release strings (6.1.N-pinlab-base,
-# 6.1.N-pinlab-patched): a run can tell from `uname -r` what it booted.
+# Two release strings for the four flavours (6.1.N-pinlab-base,
+# 6.1.N-pinlab-patched): `uname -r` tells whether the booted kernel has
+# the series, the cache key (identity.txt) which flavour it is.
 #
 # patches/series is quilt's format: one patch file name per line, relative to
 # patches/, applied in order with `patch -p1 --forward --batch --fuzz=0`; '#'

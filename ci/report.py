@@ -56,9 +56,11 @@ and nothing is 9p),
 guest setup (with setup.dmesg), one splat check each for between.dmesg,
 rdma.dmesg (when there is one) and final.dmesg, and, when the VM did not
 finish (no end line in final.dmesg), one over the kernel lines of
-console.log.  A kernel that died before PID 1 ran is booted once more by
-ci/pinlab.sh, which keeps the first console as console.boot1.log: its
-splat lines are printed as "# <kernel>: first boot: ..." comments.
+console.log.  A kernel that died before PID 1 ran, of a death
+ci/allowed-boot-flakes allows for it (`report.py boot-flake RUN_DIR`), is
+booted once more by ci/pinlab.sh, which keeps the first console as
+console.boot1.log: "<kernel>: first boot died before init: allowed by
+ci/allowed-boot-flakes", with its splats.
 Where kmemleak.txt exists: "<kernel>: kmemleak: no object
 leaked by mockdma or the series" (an unreferenced object whose allocation
 backtrace has a mockdma or series frame fails; the others are counted in
@@ -200,6 +202,21 @@ def expected_splats(path, errors):
         except (ValueError, re.error) as e:
             errors.append(f"{path}:{n}: {e}")
     return table
+
+
+# ci/allowed-boot-flakes (main() may name another file).
+BOOT_FLAKES = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "ci", "allowed-boot-flakes")]
+
+
+def boot_flake(console, label, errors=None):
+    """The first line of a console (a boot that died before init) that
+    ci/allowed-boot-flakes allows for kernel label, or None."""
+    table = expected_splats(BOOT_FLAKES[0], errors if errors is not None else [])
+    for line in console.splitlines():
+        if any(r.search(line) for r in table.get(label, [])):
+            return line
+    return None
 
 
 def allowed_skips(path, errors):
@@ -689,11 +706,13 @@ def check_run(rep, run, tables):
     first = os.path.join(run, "console.boot1.log")
     if os.path.exists(first):
         # ci/pinlab.sh booted this kernel twice: the first boot died before
-        # PID 1, running nothing of ours.  Shown, never dropped.
-        splats = splats_in(read(first))
-        rep.note(f"{prefix}: booted twice: the first boot died before init (console.boot1.log)")
-        for s in splats[:10]:
-            rep.note(f"{prefix}: first boot: {s}")
+        # PID 1, running nothing of ours.  A result of its own, the first
+        # console's splats in its diagnostics.
+        allowed = boot_flake(read(first), label)
+        rep.add(allowed is not None,
+                f"{prefix}: first boot died before init: allowed by ci/allowed-boot-flakes",
+                diag=[f"console.boot1.log: {s}" for s in splats_in(read(first))[:10]] +
+                ([] if allowed else [f"no ci/allowed-boot-flakes entry for {label} matches"]))
     if observe:
         rep.note(f"{prefix}: observe mode: the programs' outcomes are observations; "
                  f"asserted: boot, setup, splats, pins, sysctls, well-formed KTAP and verdicts")
@@ -938,7 +957,8 @@ def report(runs, out_dir=None):
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["check", "matrix", "report", "bench", "compare", "stress"])
+    ap.add_argument("mode", choices=["check", "matrix", "report", "bench", "compare", "stress",
+                                     "boot-flake"])
     ap.add_argument("--host", action="append", default=[])
     ap.add_argument("--out", help="the run's result directory (report, bench)")
     ap.add_argument("--threshold", type=float, default=0.10,
@@ -959,6 +979,14 @@ def main():
     if args.mode == "report":
         print(report(args.runs, args.out))
         return 0
+    if args.mode == "boot-flake":
+        # ci/pinlab.sh: may this run's dead first boot be retried?
+        run = args.runs[0]
+        line = boot_flake(read(os.path.join(run, "console.log")),
+                          read(os.path.join(run, "kernel.label")).strip())
+        if line:
+            print(line)
+        return 0 if line else 1
     errors = []
     tables = (expected_splats(args.expected_splats, errors),
               allowed_skips(args.allowed_skips, errors))
