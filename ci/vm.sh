@@ -124,14 +124,15 @@ echo "$guest" > "$run/guest.mode"
 append="console=ttyS0 panic=-1 oops=panic hugepages=16 loglevel=4 ${VM_APPEND:-}"
 append+=" pinlab_root=$PINLAB_ROOT pinlab_cache=$PINLAB_CACHE pinlab_mode=$mode"
 # VM_ICOUNT=1 (make bench BENCH_ICOUNT=1): the guest's clock counts its
-# instructions (-icount shift=0: one instruction is one virtual ns), so a
-# time measured in the guest is an instruction count that neither the
-# host's load nor another boot's scheduling moves.  One vCPU: with -smp 2
-# under -icount, 6.1 hangs at "smp: Bringing up secondary CPUs" (QEMU
-# 7.2, measured).
+# instructions (-icount shift=0: one instruction is one virtual ns;
+# sleep=off: an idle guest's clock does not run with the host's, it jumps
+# to the next timer), so a time measured in the guest is an instruction
+# count, interrupts included, that the host's load does not move.  One
+# vCPU: with -smp 2 under -icount, 6.1 hangs at "smp: Bringing up
+# secondary CPUs" (QEMU 7.2, measured).
 accel=(-accel tcg,thread=multi -smp 2)
 if [ "${VM_ICOUNT:-0}" = 1 ]; then
-	accel=(-accel tcg,thread=single -icount shift=0 -smp 1)
+	accel=(-accel tcg,thread=single -icount shift=0,sleep=off -smp 1)
 	echo "shift=0" > "$run/vm.icount"
 else
 	rm -f "$run/vm.icount"
