@@ -713,6 +713,10 @@ def check_run(rep, run, tables):
                 f"{prefix}: first boot died before init: allowed by ci/allowed-boot-flakes",
                 diag=[f"console.boot1.log: {s}" for s in splats_in(read(first))[:10]] +
                 ([] if allowed else [f"no ci/allowed-boot-flakes entry for {label} matches"]))
+    if os.environ.get("PINLAB_SERIES_PREFIX") and policy in SERIES_POLICIES:
+        rep.note(f"{prefix}: series prefix {os.environ['PINLAB_SERIES_PREFIX']} "
+                 f"(ci/boot-series-prefixes.sh): without the patch that adds the pin "
+                 f"gauge; the gauge is checked where present, not required")
     if observe:
         rep.note(f"{prefix}: observe mode: the programs' outcomes are observations; "
                  f"asserted: boot, setup, splats, pins, sysctls, well-formed KTAP and verdicts")
