@@ -205,9 +205,12 @@ fi
 kver=$(cat "$dir/kver")
 flock -u 9
 
-# Keep the two most recently used complete builds; drop the others and any
+# Keep the two most recently used complete builds and any used in the last
+# six hours (another run may be booting it: ci/boot-series-prefixes.sh's
+# builds beside a make check of the whole series); drop the others and any
 # incomplete build nobody is working on.
 for d in $(ls -1dt "$top"/*/.done 2>/dev/null | tail -n +3); do
+	[ -n "$(find "$d" -mmin -360)" ] && continue
 	d=${d%/.done}
 	[ "$d" = "$dir" ] && continue
 	step "removing old $flavour kernel $(basename "$d")"
