@@ -33,7 +33,8 @@
 # order; none for base), the config fragments, this script and the compiler's
 # version (mockdma.ko must be
 # built with the kernel's compiler).  .done is written last; a key with .done
-# is not rebuilt.  The newest two keys are kept, older ones removed.
+# is not rebuilt.  The newest two keys and any used in the last six hours
+# are kept, older ones removed.
 #   <key>/linux/    the built tree (KDIR: make -C <key>/linux M=... works)
 #   <key>/modroot/  modules_install'ed and depmod'ed (KMODROOT)
 #   <key>/build.log the whole build's output
