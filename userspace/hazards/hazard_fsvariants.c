@@ -340,6 +340,19 @@ static void case_name(char *t, size_t size, unsigned int v, enum scenario sc,
 		 dirty ? "dirty" : "clean");
 }
 
+/*
+ * One call of a case: a failure (-errno) clears @ok and says which call it
+ * was (a stress run once failed a case on "an ioctl or fsync failed").
+ */
+static void step(int *ok, const char *what, int ret)
+{
+	if (!ret)
+		return;
+	*ok = 0;
+	ksft_print_msg("[INFO] %s failed: %s (%d)\n", what,
+		       strerror(ret < 0 ? -ret : ret), ret);
+}
+
 static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 		    int dirty)
 {
@@ -370,29 +383,35 @@ static void wb_case(int fd, unsigned int v, enum scenario sc, unsigned int p,
 	want_fired = expect_fired(v, sc, np);
 
 	if (sc == AFTER_WB) {
-		ok &= !pl_fsync(buf.fd);
-		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq);
+		step(&ok, "fsync", pl_fsync(buf.fd));
+		step(&ok, "DMA_WRITE", pl_dma_write(fd, h, 0, buf.len, 0, &seq));
 	} else {
-		ok &= !pl_dma_write(fd, h, 0, buf.len, 0, &seq_a);
-		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_START, 0, 0, 0,
-				     half, &seq);
-		ok &= !pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_END, 0, 0, half,
-				     half, &seq);
+		step(&ok, "DMA_WRITE", pl_dma_write(fd, h, 0, buf.len, 0, &seq_a));
+		step(&ok, "ARM wb-start",
+		     pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_START, 0, 0, 0,
+				   half, &seq));
+		step(&ok, "ARM wb-end",
+		     pl_inject_arm(fd, h, MOCKDMA_INJECT_WB_END, 0, 0, half,
+				   half, &seq));
 	}
-	ok &= !pl_fsync(buf.fd);
-	ok &= !pl_fsync(buf.fd);
+	step(&ok, "fsync", pl_fsync(buf.fd));
+	step(&ok, "fsync", pl_fsync(buf.fd));
 	ok &= pl_device_wrote(&buf, h, seq);
-	ok &= !disk_census(v, &buf, h, seq, &c_pinned);
+	step(&ok, "disk census while pinned", disk_census(v, &buf, h, seq, &c_pinned));
 	if (sc == IN_WB) {
-		ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_START,
-					&fired_start);
-		ok &= !pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_END,
-					&fired_end);
+		step(&ok, "DISARM wb-start",
+		     pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_START,
+				      &fired_start));
+		step(&ok, "DISARM wb-end",
+		     pl_inject_disarm(fd, h, MOCKDMA_INJECT_WB_END,
+				      &fired_end));
 	}
-	ok &= !pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0);
-	ok &= !pl_fsync(buf.fd);
-	ok &= !disk_census(v, &buf, h, seq, &c_final);
-	ok &= !pl_drop_cache_census(&buf, h, seq, &c_cache);
+	step(&ok, "UNPIN", pl_unpin(fd, h, dirty ? MOCKDMA_UNPIN_DIRTY : 0));
+	step(&ok, "fsync after the unpin", pl_fsync(buf.fd));
+	step(&ok, "disk census after the unpin",
+	     disk_census(v, &buf, h, seq, &c_final));
+	step(&ok, "cache census after eviction",
+	     pl_drop_cache_census(&buf, h, seq, &c_cache));
 	pl_buf_teardown(&buf);
 
 	pinned = pl_census_state(&c_pinned, np);
