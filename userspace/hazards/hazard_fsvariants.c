@@ -340,6 +340,17 @@ static void case_name(char *t, size_t size, unsigned int v, enum scenario sc,
 		 dirty ? "dirty" : "clean");
 }
 
+/* The harness's PINLAB_EXT4 / PINLAB_XFS, put back after each variant. */
+static char *orig_ext4, *orig_xfs;
+
+static void restore_env(const char *name, const char *orig)
+{
+	if (orig)
+		setenv(name, orig, 1);
+	else
+		unsetenv(name);
+}
+
 /*
  * One call of a case: a failure (-errno) clears @ok and says which call it
  * was (a stress run once failed a case on "an ioctl or fsync failed").
@@ -513,6 +524,8 @@ int main(void)
 	int fd = pl_open_or_skip(), dirty;
 	unsigned int v, sc, p;
 
+	orig_ext4 = getenv("PINLAB_EXT4") ? strdup(getenv("PINLAB_EXT4")) : NULL;
+	orig_xfs = getenv("PINLAB_XFS") ? strdup(getenv("PINLAB_XFS")) : NULL;
 	ksft_set_plan(NR_VARIANTS * (1 + NR_SCENARIOS * PL_PIN_KINDS * 2));
 	atexit(teardown_all);
 	for (v = 0; v < NR_VARIANTS; v++) {
@@ -534,6 +547,15 @@ int main(void)
 						wb_case(fd, v, sc, p, dirty);
 				}
 		teardown(v);
+		/*
+		 * The variant's directory is gone: pl_lru_drain_all() of a
+		 * later variant opened its O_TMPFILE there and got ENOENT
+		 * (the debug kernel's xfs-1k cases, whenever a page outlived
+		 * the first eviction).
+		 */
+		restore_env(variants[v].mem == PL_MEM_EXT4_SHARED ? "PINLAB_EXT4" :
+			    "PINLAB_XFS", variants[v].mem == PL_MEM_EXT4_SHARED ?
+			    orig_ext4 : orig_xfs);
 	}
 	close(fd);
 	ksft_finished();
