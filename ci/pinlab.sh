@@ -485,9 +485,6 @@ boot() {
 	if { [ "$policy" = patched ] || [ "$policy" = user-patched ]; } && [ "$profile" != off ]; then
 		append+=" $(grep -v '^#' "$PINLAB_ROOT/ci/kernel/series.cmdline" | tr '\n' ' ')"
 	fi
-	local rc=0
-	boot_vm "$k" "$2" "$dir" "$label" "$policy" "$observe" "$kconfig" "$append" "$profile" ||
-		rc=$?
 	# A kernel that died before PID 1 ran ran none of ours.  A death that
 	# ci/allowed-boot-flakes allows for this kernel (only kernels pinlab
 	# does not build) is booted past once; the first console is kept and
@@ -495,29 +492,27 @@ boot() {
 	# Any other death, a second one, a hang (timeout) or a death after
 	# init fails as before.  (QEMU's exit status does not tell a death:
 	# panic=-1 with -no-reboot exits 0.)
-	[ "$2" = check ] && [ "$rc" != 124 ] && [ ! -e "$dir/setup.status" ] ||
-		return "$rc"
-	grep -q 'pinlab-init: PID 1 running' "$dir/console.log" 2>/dev/null && return "$rc"
-	python3 "$PINLAB_ROOT/ci/report.py" boot-flake "$dir" >/dev/null || return "$rc"
-	mv "$dir/console.log" "$dir/console.boot1.log"
-	step "$label${profile:++$profile}: the kernel died before init; booting it once more"
-	boot_vm "$k" "$2" "$dir" "$label" "$policy" "$observe" "$kconfig" "$append" "$profile"
-}
-
-# boot_vm KERNEL MODE DIR LABEL POLICY OBSERVE KCONFIG APPEND PROFILE: one
-# ci/vm.sh boot.
-boot_vm() {
-	local k=$1 mode=$2 dir=$3 label=$4 policy=$5 observe=$6 kconfig=$7 append=$8 profile=$9
-	if [ "$k" != stock ]; then
-		KVER=${KV[$k.KVER]} KIMAGE=${KV[$k.KIMAGE]} \
-			KMODROOT=${KV[$k.KMODROOT]} \
-			MOCKDMA_KO=$out/$k/mockdma/mockdma.ko KLABEL=$label \
-			KPOLICY=$policy KOBSERVE=$observe KCONFIG=$kconfig \
-			VM_APPEND=$append \
-			VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$mode"
-	else
-		KLABEL=stock VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$mode"
-	fi
+	local attempt rc
+	for attempt in 1 2; do
+		rc=0
+		if [ "$k" != stock ]; then
+			KVER=${KV[$k.KVER]} KIMAGE=${KV[$k.KIMAGE]} \
+				KMODROOT=${KV[$k.KMODROOT]} \
+				MOCKDMA_KO=$out/$k/mockdma/mockdma.ko KLABEL=$label \
+				KPOLICY=$policy KOBSERVE=$observe KCONFIG=$kconfig \
+				VM_APPEND=$append \
+				VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2" || rc=$?
+		else
+			KLABEL=stock VM_PROFILE=$profile "$PINLAB_ROOT/ci/vm.sh" "$dir" "$2" ||
+				rc=$?
+		fi
+		[ "$attempt" = 1 ] && [ "$2" = check ] && [ "$rc" != 124 ] &&
+			[ ! -e "$dir/setup.status" ] || return "$rc"
+		grep -q 'pinlab-init: PID 1 running' "$dir/console.log" 2>/dev/null && return "$rc"
+		python3 "$PINLAB_ROOT/ci/report.py" boot-flake "$dir" >/dev/null || return "$rc"
+		mv "$dir/console.log" "$dir/console.boot1.log"
+		step "$label${profile:++$profile}: the kernel died before init; booting it once more"
+	done
 }
 
 if [ "$mode" = shell ]; then

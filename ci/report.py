@@ -204,15 +204,13 @@ def expected_splats(path, errors):
     return table
 
 
-# ci/allowed-boot-flakes (main() may name another file).
-BOOT_FLAKES = [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "ci", "allowed-boot-flakes")]
+BOOT_FLAKES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "allowed-boot-flakes")
 
 
-def boot_flake(console, label, errors=None):
+def boot_flake(console, label):
     """The first line of a console (a boot that died before init) that
     ci/allowed-boot-flakes allows for kernel label, or None."""
-    table = expected_splats(BOOT_FLAKES[0], errors if errors is not None else [])
+    table = expected_splats(BOOT_FLAKES, [])
     for line in console.splitlines():
         if any(r.search(line) for r in table.get(label, [])):
             return line
