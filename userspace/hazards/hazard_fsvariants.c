@@ -530,14 +530,16 @@ int main(void)
 	atexit(teardown_all);
 	for (v = 0; v < NR_VARIANTS; v++) {
 		int ret = fs_setup(v);
+		const char *env;
 
 		ksft_test_result(!ret && layout_ok(v), "%s: mounted as asked\n",
 				 variants[v].name);
 		if (ret)
 			ksft_exit_fail_msg("%s: cannot make the file system\n",
 					   variants[v].name);
-		setenv(variants[v].mem == PL_MEM_EXT4_SHARED ? "PINLAB_EXT4" :
-			"PINLAB_XFS", st[v].dir, 1);
+		env = variants[v].mem == PL_MEM_EXT4_SHARED ? "PINLAB_EXT4" :
+			"PINLAB_XFS";
+		setenv(env, st[v].dir, 1);
 		for (sc = 0; sc < NR_SCENARIOS; sc++)
 			for (p = 0; p < PL_PIN_KINDS; p++)
 				for (dirty = 1; dirty >= 0; dirty--) {
@@ -553,8 +555,7 @@ int main(void)
 		 * (the debug kernel's xfs-1k cases, whenever a page outlived
 		 * the first eviction).
 		 */
-		restore_env(variants[v].mem == PL_MEM_EXT4_SHARED ? "PINLAB_EXT4" :
-			    "PINLAB_XFS", variants[v].mem == PL_MEM_EXT4_SHARED ?
+		restore_env(env, variants[v].mem == PL_MEM_EXT4_SHARED ?
 			    orig_ext4 : orig_xfs);
 	}
 	close(fd);
