@@ -24,6 +24,10 @@
  *   unpin_irqs_off
  *          UNPIN and release dirty the pages first, then drop the pins
  *          with IRQs off (mockdma_pin.c)
+ *   gup_chunk_pages
+ *          pages per GUP call and per unpin call of a PIN or release,
+ *          1..65536 (default 1024; anything else -EINVAL), read once per
+ *          PIN and per release
  *   bench_memcpy
  *          the memcpy reference of the DMA bandwidth benchmark
  *          (mockdma_bench.c)
@@ -172,6 +176,23 @@ static const struct file_operations mockdma_dbg_mutate_fops = {
 	.write = mockdma_dbg_mutate_write,
 };
 
+static int mockdma_dbg_gup_chunk_get(void *data, u64 *val)
+{
+	*val = READ_ONCE(mockdma_gup_chunk);
+	return 0;
+}
+
+static int mockdma_dbg_gup_chunk_set(void *data, u64 val)
+{
+	if (!val || val > MOCKDMA_GUP_CHUNK_MAX)
+		return -EINVAL;
+	WRITE_ONCE(mockdma_gup_chunk, val);
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(mockdma_dbg_gup_chunk_fops, mockdma_dbg_gup_chunk_get,
+			 mockdma_dbg_gup_chunk_set, "%llu\n");
+
 /* debugfs failures are not fatal: the device works without the counters. */
 void mockdma_debugfs_init(void)
 {
@@ -192,6 +213,8 @@ void mockdma_debugfs_init(void)
 			   &mockdma_seq_base);
 	debugfs_create_bool("unpin_irqs_off", 0600, mockdma_debugfs_dir,
 			    &mockdma_unpin_irqs_off);
+	debugfs_create_file_unsafe("gup_chunk_pages", 0600, mockdma_debugfs_dir,
+				   NULL, &mockdma_dbg_gup_chunk_fops);
 	mockdma_bench_debugfs_init(mockdma_debugfs_dir);
 }
 

@@ -151,6 +151,10 @@ extern u32 mockdma_dma_page_delay_us;	/* sleep per page written or read */
 extern u64 mockdma_seq_base;		/* a new handle's first dma_seq */
 /* UNPIN and release drop the pins with IRQs off (mockdma_pin.c). */
 extern bool mockdma_unpin_irqs_off;
+/* pages per GUP call and per unpin call, 1..MOCKDMA_GUP_CHUNK_MAX */
+#define MOCKDMA_GUP_CHUNK_DEFAULT	1024U
+#define MOCKDMA_GUP_CHUNK_MAX		65536U
+extern u32 mockdma_gup_chunk;
 
 struct mockdma_file {
 	struct mutex lock;	/* protects handles, nhandles, npages */

@@ -36,9 +36,11 @@
  * locked methods hold mmap_lock for a whole call, and a 1 GiB range in one
  * call would run that long without a rescheduling point; ib_umem_get()
  * likewise pins one page of page pointers at a time.  The same chunk bounds
- * the release loop.
+ * the release loop.  debugfs gup_chunk_pages sets it, so that the pin
+ * benchmark can make the GUP calls gup_test makes with its
+ * nr_pages_per_call (userspace/bench/pin_bench.c).
  */
-#define MOCKDMA_GUP_CHUNK	1024UL
+u32 mockdma_gup_chunk = MOCKDMA_GUP_CHUNK_DEFAULT;
 
 bool mockdma_unpin_irqs_off;
 u64 mockdma_seq_base;
@@ -83,10 +85,11 @@ static void mockdma_put_pages_irqs_off(struct page **pages, unsigned long nr,
 static void mockdma_put_pages(struct page **pages, unsigned long npages,
 			      u32 method, bool dirty, bool irqs_off)
 {
+	unsigned long chunk = READ_ONCE(mockdma_gup_chunk);
 	unsigned long i, j, nr;
 
 	for (i = 0; i < npages; i += nr) {
-		nr = min(npages - i, MOCKDMA_GUP_CHUNK);
+		nr = min(npages - i, chunk);
 		if (irqs_off) {
 			mockdma_put_pages_irqs_off(pages + i, nr, method,
 						   dirty);
@@ -112,7 +115,7 @@ static void mockdma_put_pages(struct page **pages, unsigned long npages,
 }
 
 /*
- * One GUP call for at most MOCKDMA_GUP_CHUNK pages of current->mm.  Returns
+ * One GUP call for at most mockdma_gup_chunk pages of current->mm.  Returns
  * the number of pages taken (possibly fewer than @nr) or -errno.
  */
 static long mockdma_gup(u32 method, unsigned long start, unsigned long nr,
@@ -233,6 +236,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 					  unsigned long npages, u32 method,
 					  u32 pin_flags)
 {
+	unsigned long chunk = READ_ONCE(mockdma_gup_chunk);
 	struct mm_struct *mm = current->mm;
 	unsigned int gup_flags = 0;
 	struct mockdma_handle *h;
@@ -267,7 +271,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 
 	/* GUP may return fewer pages than asked: loop until covered. */
 	while (done < npages) {
-		unsigned long nr = min(npages - done, MOCKDMA_GUP_CHUNK);
+		unsigned long nr = min(npages - done, chunk);
 
 		ret = mockdma_gup(method, addr + (done << PAGE_SHIFT), nr,
 				  gup_flags, h->pages + done);

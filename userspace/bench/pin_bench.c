@@ -14,14 +14,16 @@
  * has 2 GiB; the 1 GiB buffers in batches of 512 only, for time).
  *
  * Methods, each timed by wall clock around its ioctls, pin and unpin of
- * the whole buffer in batches of B pages:
- *   mockdma-longterm  MOCKDMA_IOC_PIN (METHOD_PIN: pin_user_pages() under
- *                     the mmap lock, FOLL_LONGTERM | FOLL_WRITE) of B pages
- *                     per ioctl, then their UNPINs (clean): what a driver
- *                     registering B-page regions pays, page array and
- *                     RLIMIT_MEMLOCK charging included;
+ * the whole buffer in GUP calls of B pages:
+ *   mockdma-longterm  one MOCKDMA_IOC_PIN of the whole buffer (METHOD_PIN:
+ *                     pin_user_pages() under the mmap lock, FOLL_LONGTERM |
+ *                     FOLL_WRITE) with debugfs gup_chunk_pages = B, then its
+ *                     UNPIN (clean): what a driver registering the buffer
+ *                     pays, handle, page array and RLIMIT_MEMLOCK charging
+ *                     included, as ib_umem_get() pins a whole region in
+ *                     one call;
  *   gup_test-longterm PIN_LONGTERM_BENCHMARK, nr_pages_per_call = B: the
- *                     same GUP call, one ioctl for the whole buffer;
+ *                     same GUP calls, one ioctl for the whole buffer;
  *   mockdma-fast      METHOD_PIN_FAST (pin_user_pages_fast(), FOLL_WRITE,
  *                     short-term);
  *   gup_test-fast     PIN_FAST_BENCHMARK, the same call.
@@ -58,6 +60,8 @@
 #define MIB		(1UL << 20)
 #define HUGE		(2 * MIB)
 #define GUP_TEST	"/sys/kernel/debug/gup_test"
+#define GUP_CHUNK	"/sys/kernel/debug/mockdma/gup_chunk_pages"
+#define GUP_CHUNK_DEFAULT 1024	/* the driver's, MOCKDMA_GUP_CHUNK_DEFAULT */
 #define FOLL_WRITE_BIT	0x01	/* include/linux/mm.h FOLL_WRITE */
 #define MAX_ROUNDS	5
 
@@ -164,12 +168,16 @@ static int region_pages_as_named(struct region *r)
 	return thp == (r->kind == ANON_THP ? n : 0);
 }
 
-/* One pin + unpin of the whole region in @batch-page pieces: ns, < 0 on error. */
+/*
+ * One pin + unpin of the whole region in @batch-page GUP calls: ns, < 0 on
+ * error.  mockdma's calls are set by measure() (gup_chunk_pages).
+ */
 static double pin_once(enum method m, int mfd, int gfd, struct region *r,
-		       size_t batch, __u32 *handles)
+		       size_t batch)
 {
-	size_t np = r->len / pl_page_size, nb = (np + batch - 1) / batch, i;
 	double t0 = pl_now_ns(), t;
+	__u32 handle;
+	int ret;
 
 	if (is_gup_test(m)) {
 		struct gup_test g = {
@@ -192,26 +200,34 @@ static double pin_once(enum method m, int mfd, int gfd, struct region *r,
 		}
 		return t;
 	}
-	for (i = 0; i < nb; i++) {
-		size_t len = (i + 1 < nb ? batch : np - i * batch) * pl_page_size;
-		int ret = pl_pin(mfd, r->addr + i * batch * pl_page_size, len,
-				 m == ML ? MOCKDMA_METHOD_PIN :
-				 MOCKDMA_METHOD_PIN_FAST,
-				 (m == ML ? MOCKDMA_PIN_LONGTERM : 0) |
-				 MOCKDMA_PIN_WRITE, &handles[i]);
-
-		if (ret) {
-			ksft_print_msg("%s: PIN of batch %zu: %s\n",
-				       method_name[m], i, strerror(-ret));
-			while (i--)
-				pl_unpin(mfd, handles[i], 0);
-			return -1;
-		}
+	/* A PIN takes the whole range or nothing (MOCKDMA_ERRNOS_PIN). */
+	ret = pl_pin(mfd, r->addr, r->len,
+		     m == ML ? MOCKDMA_METHOD_PIN : MOCKDMA_METHOD_PIN_FAST,
+		     (m == ML ? MOCKDMA_PIN_LONGTERM : 0) | MOCKDMA_PIN_WRITE,
+		     &handle);
+	if (ret) {
+		ksft_print_msg("%s: PIN: %s\n", method_name[m], strerror(-ret));
+		return -1;
 	}
-	for (i = 0; i < nb; i++)
-		if (pl_unpin(mfd, handles[i], 0))
-			return -1;
+	ret = pl_unpin(mfd, handle, 0);
+	if (ret) {
+		ksft_print_msg("%s: UNPIN: %s\n", method_name[m], strerror(-ret));
+		return -1;
+	}
 	return pl_now_ns() - t0;
+}
+
+/* mockdma's pages per GUP call; 0 when set, else -1 (said why). */
+static int set_gup_chunk(size_t pages)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%zu", pages);
+	int ret = pl_write_file(GUP_CHUNK, v);
+
+	if (ret)
+		ksft_print_msg("%s = %s: %s\n", GUP_CHUNK, v, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 struct cell {
@@ -225,11 +241,9 @@ struct cell {
 static int measure(int mfd, int gfd, struct region *r, size_t batch,
 		   int rounds, int series, struct cell *c)
 {
-	size_t nb = (r->len / pl_page_size + batch - 1) / batch;
-	__u32 *handles = calloc(nb, sizeof(*handles));
 	int i, s, m, ret = -1;
 
-	if (!handles)
+	if (set_gup_chunk(batch))
 		return -1;
 	/* Round -1 is a warm-up, not kept: first touches of the page arrays. */
 	for (i = -1; i < rounds; i++)
@@ -240,8 +254,7 @@ static int measure(int mfd, int gfd, struct region *r, size_t batch,
 				if ((is_gup_test(m) && gfd < 0) ||
 				    (is_longterm(m) && r->lt_refused))
 					continue;
-				double t = pin_once(m, mfd, gfd, r, batch,
-						    handles);
+				double t = pin_once(m, mfd, gfd, r, batch);
 
 				if (t < 0)
 					goto out;
@@ -253,7 +266,8 @@ static int measure(int mfd, int gfd, struct region *r, size_t batch,
 out:
 	if (series && pl_series_switch(1))
 		ret = -1;
-	free(handles);
+	if (set_gup_chunk(GUP_CHUNK_DEFAULT))
+		ret = -1;
 	return ret;
 }
 

@@ -46,9 +46,19 @@
  *                      max_pin_pages the PIN size check agrees with: that
  *                      many pages of an unmapped range fail in GUP (EFAULT),
  *                      one more is E2BIG.
+ * gup-chunk            debugfs gup_chunk_pages (pages per GUP call, which
+ *                      the pin benchmark sets to gup_test's
+ *                      nr_pages_per_call) refuses 0, 65537 and "x" with
+ *                      EINVAL and keeps its value; at 7 pages per call a
+ *                      100-page PIN, locked and fast, takes every page
+ *                      (QUERY: all 100 dma-pinned, each the pfn pagemap
+ *                      shows at its address) and
+ *                      its UNPIN releases them in 7-page calls (the
+ *                      harness's pin counters balance afterwards).
  */
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -395,11 +405,89 @@ static void get_info(int fd)
 			 "get-info: GET_INFO reports the ABI, the limits the driver applies and its features\n");
 }
 
+#define GUP_CHUNK "/sys/kernel/debug/mockdma/gup_chunk_pages"
+#define CHUNK_PIN_PAGES 100
+
+/* The knob's value, or -1. */
+static long gup_chunk_read(void)
+{
+	char v[32] = "";
+	long ret = -1;
+	int fd = open(GUP_CHUNK, O_RDONLY);
+
+	if (fd >= 0 && read(fd, v, sizeof(v) - 1) > 0)
+		ret = strtol(v, NULL, 10);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * One PIN of @addr's 100 pages by @method, QUERY'd, UNPIN'd: 1 if every
+ * page is pinned and is the page mapped at its address (pfns: root).
+ */
+static int chunked_pin(int fd, char *addr, __u32 method)
+{
+	struct mockdma_page_state st[CHUNK_PIN_PAGES];
+	int i, pinned = 0, same = 0, ok;
+	__u32 h;
+
+	if (pl_pin(fd, addr, CHUNK_PIN_PAGES * pl_page_size, method, LT_W, &h))
+		return 0;
+	ok = !pl_query(fd, h, 0, CHUNK_PIN_PAGES, st);
+	for (i = 0; ok && i < CHUNK_PIN_PAGES; i++) {
+		pinned += !!(st[i].flags & MOCKDMA_PAGE_DMA_PINNED);
+		same += st[i].pfn &&
+			st[i].pfn == pl_pagemap_pfn(addr + i * pl_page_size);
+	}
+	ok = !pl_unpin(fd, h, 0) && ok;
+	ksft_print_msg("gup-chunk: method %u: %d of %d pages dma-pinned, %d at their address\n",
+		       method, pinned, CHUNK_PIN_PAGES, same);
+	return ok && pinned == CHUNK_PIN_PAGES && same == CHUNK_PIN_PAGES;
+}
+
+static void gup_chunk(int fd)
+{
+	static const char * const bad[] = { "0", "65537", "x" };
+	size_t len = CHUNK_PIN_PAGES * pl_page_size, i;
+	long before = gup_chunk_read();
+	int ok = before > 0, ret;
+	char *addr;
+
+	for (i = 0; ok && i < ARRAY_SIZE(bad); i++) {
+		ret = pl_write_file(GUP_CHUNK, bad[i]);
+		if (ret != -EINVAL)
+			ksft_print_msg("gup-chunk: writing \"%s\": %s\n",
+				       bad[i], strerror(-ret));
+		ok = ret == -EINVAL && gup_chunk_read() == before;
+	}
+	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED) {
+		ksft_test_result_fail("gup-chunk: mmap: %s\n", strerror(errno));
+		return;
+	}
+	memset(addr, 0x5a, len);
+	ok = ok && !pl_write_file(GUP_CHUNK, "7") && gup_chunk_read() == 7;
+	ok = ok && chunked_pin(fd, addr, MOCKDMA_METHOD_PIN);
+	ok = ok && chunked_pin(fd, addr, MOCKDMA_METHOD_PIN_FAST);
+	if (before > 0) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%ld", before);
+		if (pl_write_file(GUP_CHUNK, v))
+			ok = 0;
+	}
+	munmap(addr, len);
+	ksft_test_result(ok,
+			 "gup-chunk: the GUP call size is bounded 1..65536 and a PIN in 7-page calls is whole\n");
+}
+
 int main(void)
 {
 	int fd = pl_open_or_skip();
 
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	inject_retry(fd);
 	probes_unregistered(fd);
 	clean_release();
@@ -408,6 +496,7 @@ int main(void)
 	pfn_hidden();
 	seq_no_wrap(fd);
 	get_info(fd);
+	gup_chunk(fd);
 	close(fd);
 	ksft_finished();
 }
