@@ -170,7 +170,9 @@ def goal_p1(cells, untrusted):
         ratios = []
         for c in pick(cells, "pin-cost", k):
             meth = c["keys"].get("method", "")
-            if not meth.startswith("gup_test-") or c["keys"].get("dma_pin_lru") == "0":
+            # parking on (patched, switch 1) would add the series' cost to
+            # both sides: P1 compares the pinners with it off
+            if not meth.startswith("gup_test-") or c["keys"].get("dma_pin_lru") == "1":
                 continue
             kd = dict(c["keys"], method=meth.replace("gup_test-", "mockdma-"))
             m = pick(cells, "pin-cost", k, **kd)
@@ -183,8 +185,8 @@ def goal_p1(cells, untrusted):
             worst[k] = min(ratios, key=lambda x: x[0])
             groups = {}
             for r, kd in ratios:
-                groups.setdefault((int(kd["batch"]), kd["method"].split("-")[-1]), []).append(r)
-            by_batch[k] = ", ".join(f"batch {b} {m} {fmt(statistics.median(v))}"
+                groups.setdefault((int(kd["gup_call"]), kd["method"].split("-")[-1]), []).append(r)
+            by_batch[k] = ", ".join(f"GUP calls of {b} {m} {fmt(statistics.median(v))}"
                                     for (b, m), v in sorted(groups.items()))
     if not pick(cells, "pin-cost"):
         return ["P1 pin-cost not applicable (pin_bench did not run)"]
@@ -194,9 +196,9 @@ def goal_p1(cells, untrusted):
                 f"{', '.join(ks) or 'every kernel run'}; base and patched have it)"]
     low = min(per_kernel, key=per_kernel.get)
     detail = "; ".join(
-        f"{k}: median of {sum(1 for c in pick(cells, 'pin-cost', k) if c['keys'].get('method', '').startswith('gup_test-') and c['keys'].get('dma_pin_lru') != '0')} cells "
+        f"{k}: median of {sum(1 for c in pick(cells, 'pin-cost', k) if c['keys'].get('method', '').startswith('gup_test-') and c['keys'].get('dma_pin_lru') != '1')} cells "
         f"{fmt(v)} ({by_batch[k]}), worst {fmt(worst[k][0])} at {worst[k][1].get('mem')}/{worst[k][1].get('page')}/"
-        f"{worst[k][1].get('size_mib')}MiB/batch {worst[k][1].get('batch')}/{worst[k][1].get('method')}"
+        f"{worst[k][1].get('size_mib')}MiB/GUP calls of {worst[k][1].get('gup_call')}/{worst[k][1].get('method')}"
         for k, v in per_kernel.items())
     no_gup = [k for k in kernels_of(pick(cells, "pin-cost")) if k not in per_kernel]
     if no_gup:
@@ -472,9 +474,9 @@ def plots(cells, pdir):
     ks = kernels_of(cells)
 
     # 1. pin cost vs buffer size per method and kernel: one panel per
-    # buffer kind, batch 512 (the middle batch of make bench).
+    # buffer kind, GUP calls of 512 pages (the middle size of make bench).
     pc = pick(cells, "pin-cost")
-    batches = sorted({int(c["keys"]["batch"]) for c in pc})
+    batches = sorted({int(c["keys"]["gup_call"]) for c in pc})
     batch = str(512 if 512 in batches else (batches[0] if batches else 0))
     kinds = []
     for c in pc:
@@ -489,7 +491,7 @@ def plots(cells, pdir):
               "set key inside top left font ',8' opaque box",
               "set offsets graph 0.04, graph 0.04, 0, 0",
               f"set multiplot layout 2,{(len(kinds) + 1) // 2} title "
-              f"'pin + unpin cost per page vs buffer size (batch {batch} pages; "
+              f"'pin + unpin cost per page vs buffer size (GUP calls of {batch} pages; "
               f"median of the rounds; absolute TCG times, compare lines within a kernel)'"]
         for mem, page in kinds:
             series = []
@@ -498,7 +500,7 @@ def plots(cells, pdir):
                     for sw in sorted({c["keys"].get("dma_pin_lru", "-") for c in pc}):
                         rows = sorted((int(c["keys"]["size_mib"]), c["metrics"]["ns_per_page"])
                                       for c in pick(cells, "pin-cost", k, mem=mem, page=page,
-                                                    batch=batch, method=meth, dma_pin_lru=sw))
+                                                    gup_call=batch, method=meth, dma_pin_lru=sw))
                         if not rows:
                             continue
                         t = f"{k} {meth}" + (f" lru={sw}" if sw != "-" else "")

@@ -26,8 +26,9 @@
  *          with IRQs off (mockdma_pin.c)
  *   gup_chunk_pages
  *          pages per GUP call and per unpin call of a PIN or release,
- *          1..65536 (default 1024; anything else -EINVAL), read once per
- *          PIN and per release
+ *          1..8192 (default 1024; anything else -EINVAL), read once per
+ *          PIN and per release; stats gup_calls_total and
+ *          unpin_calls_total count the calls
  *   bench_memcpy
  *          the memcpy reference of the DMA bandwidth benchmark
  *          (mockdma_bench.c)
@@ -91,6 +92,10 @@ static int mockdma_dbg_stats_show(struct seq_file *m, void *unused)
 		   atomic64_read(&s->engine_passes_cut_total));
 	seq_printf(m, "unpin_irqs_off_pages %lld\n",
 		   atomic64_read(&s->unpin_irqs_off_pages));
+	seq_printf(m, "gup_calls_total %lld\n",
+		   atomic64_read(&s->gup_calls_total));
+	seq_printf(m, "unpin_calls_total %lld\n",
+		   atomic64_read(&s->unpin_calls_total));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(mockdma_dbg_stats);
@@ -125,6 +130,7 @@ static const char * const mockdma_mutation_names[MOCKDMA_MUT_COUNT] = {
 	[MOCKDMA_MUT_IRQS_OFF_NO_DIRTY] = "irqs-off-no-dirty",
 	[MOCKDMA_MUT_STRAY_ERRNO] = "stray-errno",
 	[MOCKDMA_MUT_EXIT_LEAK] = "exit-leaks-handle",
+	[MOCKDMA_MUT_GUP_CHUNK_IGNORED] = "gup-chunk-ignored",
 };
 
 static int mockdma_dbg_mutate_show(struct seq_file *m, void *unused)

@@ -136,6 +136,8 @@ enum mockdma_mutation {
 	MOCKDMA_MUT_STRAY_ERRNO,
 	/* the release of an exiting task's fd leaks each handle it retires */
 	MOCKDMA_MUT_EXIT_LEAK,
+	/* PIN and release ignore debugfs gup_chunk_pages (the default's calls) */
+	MOCKDMA_MUT_GUP_CHUNK_IGNORED,
 	MOCKDMA_MUT_COUNT
 };
 
@@ -151,10 +153,14 @@ extern u32 mockdma_dma_page_delay_us;	/* sleep per page written or read */
 extern u64 mockdma_seq_base;		/* a new handle's first dma_seq */
 /* UNPIN and release drop the pins with IRQs off (mockdma_pin.c). */
 extern bool mockdma_unpin_irqs_off;
-/* pages per GUP call and per unpin call, 1..MOCKDMA_GUP_CHUNK_MAX */
+/*
+ * Pages per GUP call and per unpin call, 1..MOCKDMA_GUP_CHUNK_MAX: the
+ * maximum is the pin benchmark's largest nr_pages_per_call.
+ */
 #define MOCKDMA_GUP_CHUNK_DEFAULT	1024U
-#define MOCKDMA_GUP_CHUNK_MAX		65536U
+#define MOCKDMA_GUP_CHUNK_MAX		8192U
 extern u32 mockdma_gup_chunk;
+unsigned long mockdma_gup_chunk_pages(void);
 
 struct mockdma_file {
 	struct mutex lock;	/* protects handles, nhandles, npages */
@@ -190,6 +196,8 @@ struct mockdma_stats {
 	atomic64_t dma_interrupted_total;	/* DMA verbs a fatal signal cut */
 	atomic64_t engine_passes_cut_total;	/* passes STOP cut short */
 	atomic64_t unpin_irqs_off_pages;	/* pages unpinned with IRQs off */
+	atomic64_t gup_calls_total;	/* GUP calls made by PINs */
+	atomic64_t unpin_calls_total;	/* unpin calls made by releases */
 };
 
 extern struct mockdma_stats mockdma_stats;

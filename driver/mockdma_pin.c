@@ -32,15 +32,24 @@
 #include "mockdma_internal.h"
 
 /*
- * Pages asked of GUP per call.  pin_user_pages_fast() takes an int, the
- * locked methods hold mmap_lock for a whole call, and a 1 GiB range in one
- * call would run that long without a rescheduling point; ib_umem_get()
- * likewise pins one page of page pointers at a time.  The same chunk bounds
- * the release loop.  debugfs gup_chunk_pages sets it, so that the pin
- * benchmark can make the GUP calls gup_test makes with its
- * nr_pages_per_call (userspace/bench/pin_bench.c).
+ * Pages asked of GUP per call.  pin_user_pages_fast() takes an int and
+ * walks a call's page tables with IRQs off, the locked methods hold
+ * mmap_lock for a whole call, and ib_umem_get() likewise pins one page of
+ * page pointers at a time.  The same chunk bounds the release loop (and,
+ * with debugfs unpin_irqs_off, each IRQs-off section).  debugfs
+ * gup_chunk_pages sets it, so that the pin benchmark can make the GUP
+ * calls gup_test makes with its nr_pages_per_call
+ * (userspace/bench/pin_bench.c).
  */
 u32 mockdma_gup_chunk = MOCKDMA_GUP_CHUNK_DEFAULT;
+
+/* The chunk a PIN or a release uses, read once by each. */
+unsigned long mockdma_gup_chunk_pages(void)
+{
+	if (mockdma_mutated(MOCKDMA_MUT_GUP_CHUNK_IGNORED))
+		return MOCKDMA_GUP_CHUNK_DEFAULT;
+	return READ_ONCE(mockdma_gup_chunk);
+}
 
 bool mockdma_unpin_irqs_off;
 u64 mockdma_seq_base;
@@ -85,11 +94,12 @@ static void mockdma_put_pages_irqs_off(struct page **pages, unsigned long nr,
 static void mockdma_put_pages(struct page **pages, unsigned long npages,
 			      u32 method, bool dirty, bool irqs_off)
 {
-	unsigned long chunk = READ_ONCE(mockdma_gup_chunk);
+	unsigned long chunk = mockdma_gup_chunk_pages();
 	unsigned long i, j, nr;
 
 	for (i = 0; i < npages; i += nr) {
 		nr = min(npages - i, chunk);
+		atomic64_inc(&mockdma_stats.unpin_calls_total);
 		if (irqs_off) {
 			mockdma_put_pages_irqs_off(pages + i, nr, method,
 						   dirty);
@@ -236,7 +246,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 					  unsigned long npages, u32 method,
 					  u32 pin_flags)
 {
-	unsigned long chunk = READ_ONCE(mockdma_gup_chunk);
+	unsigned long chunk = mockdma_gup_chunk_pages();
 	struct mm_struct *mm = current->mm;
 	unsigned int gup_flags = 0;
 	struct mockdma_handle *h;
@@ -275,6 +285,7 @@ struct mockdma_handle *mockdma_handle_pin(unsigned long addr,
 
 		ret = mockdma_gup(method, addr + (done << PAGE_SHIFT), nr,
 				  gup_flags, h->pages + done);
+		atomic64_inc(&mockdma_stats.gup_calls_total);
 		/*
 		 * 0 means nothing could be taken yet no error was given
 		 * (e.g. gup-fast's own range check); retrying would spin.

@@ -48,13 +48,14 @@
  *                      one more is E2BIG.
  * gup-chunk            debugfs gup_chunk_pages (pages per GUP call, which
  *                      the pin benchmark sets to gup_test's
- *                      nr_pages_per_call) refuses 0, 65537 and "x" with
- *                      EINVAL and keeps its value; at 7 pages per call a
- *                      100-page PIN, locked and fast, takes every page
- *                      (QUERY: all 100 dma-pinned, each the pfn pagemap
- *                      shows at its address) and
- *                      its UNPIN releases them in 7-page calls (the
- *                      harness's pin counters balance afterwards).
+ *                      nr_pages_per_call) takes 1 and 8192, refuses 0, 8193
+ *                      and "x" with EINVAL and keeps its value; at 7 pages
+ *                      per call a 100-page PIN, locked and fast, makes 15
+ *                      GUP calls (debugfs stats gup_calls_total) and takes
+ *                      every page (QUERY: all 100 dma-pinned, each the pfn
+ *                      pagemap shows at its address), and its UNPIN makes
+ *                      15 unpin calls (unpin_calls_total).  With the knob
+ *                      ignored (mutation gup-chunk-ignored) each is 1 call.
  */
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -405,35 +406,44 @@ static void get_info(int fd)
 			 "get-info: GET_INFO reports the ABI, the limits the driver applies and its features\n");
 }
 
-#define GUP_CHUNK "/sys/kernel/debug/mockdma/gup_chunk_pages"
 #define CHUNK_PIN_PAGES 100
+#define CHUNK 7
+#define CHUNK_CALLS ((CHUNK_PIN_PAGES + CHUNK - 1) / CHUNK)
 
-/* The knob's value, or -1. */
-static long gup_chunk_read(void)
+/* Writing @v: its errno, and whether the knob then reads @expect. */
+static int gup_chunk_write(const char *v, int err, long expect)
 {
-	char v[32] = "";
-	long ret = -1;
-	int fd = open(GUP_CHUNK, O_RDONLY);
+	int ret = pl_write_file(PL_GUP_CHUNK, v);
+	long now = pl_read_long(PL_GUP_CHUNK);
 
-	if (fd >= 0 && read(fd, v, sizeof(v) - 1) > 0)
-		ret = strtol(v, NULL, 10);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	if (ret != err || now != expect)
+		ksft_print_msg("gup-chunk: writing \"%s\": %s, reads %ld (expected %s, %ld)\n",
+			       v, ret ? strerror(-ret) : "ok", now,
+			       err ? strerror(-err) : "ok", expect);
+	return ret == err && now == expect;
 }
 
 /*
  * One PIN of @addr's 100 pages by @method, QUERY'd, UNPIN'd: 1 if every
- * page is pinned and is the page mapped at its address (pfns: root).
+ * page is pinned and is the page mapped at its address (pfns: root), and
+ * the PIN and the UNPIN each made CHUNK_CALLS calls.
  */
 static int chunked_pin(int fd, char *addr, __u32 method)
 {
 	struct mockdma_page_state st[CHUNK_PIN_PAGES];
-	int i, pinned = 0, same = 0, ok;
+	long gup0 = pl_mockdma_stat("gup_calls_total"), gup;
+	long unpin0 = pl_mockdma_stat("unpin_calls_total"), unpin;
+	int i, pinned = 0, same = 0, ok, ret;
 	__u32 h;
 
-	if (pl_pin(fd, addr, CHUNK_PIN_PAGES * pl_page_size, method, LT_W, &h))
+	ret = pl_pin(fd, addr, CHUNK_PIN_PAGES * pl_page_size, method, LT_W,
+		     &h);
+	if (ret) {
+		ksft_print_msg("gup-chunk: PIN (method %u): %s\n", method,
+			       strerror(-ret));
 		return 0;
+	}
+	gup = pl_mockdma_stat("gup_calls_total") - gup0;
 	ok = !pl_query(fd, h, 0, CHUNK_PIN_PAGES, st);
 	for (i = 0; ok && i < CHUNK_PIN_PAGES; i++) {
 		pinned += !!(st[i].flags & MOCKDMA_PAGE_DMA_PINNED);
@@ -441,46 +451,44 @@ static int chunked_pin(int fd, char *addr, __u32 method)
 			st[i].pfn == pl_pagemap_pfn(addr + i * pl_page_size);
 	}
 	ok = !pl_unpin(fd, h, 0) && ok;
-	ksft_print_msg("gup-chunk: method %u: %d of %d pages dma-pinned, %d at their address\n",
-		       method, pinned, CHUNK_PIN_PAGES, same);
-	return ok && pinned == CHUNK_PIN_PAGES && same == CHUNK_PIN_PAGES;
+	unpin = pl_mockdma_stat("unpin_calls_total") - unpin0;
+	ksft_print_msg("gup-chunk: method %u: %ld GUP calls, %ld unpin calls, %d of %d pages dma-pinned, %d at their address\n",
+		       method, gup, unpin, pinned, CHUNK_PIN_PAGES, same);
+	return ok && gup == CHUNK_CALLS && unpin == CHUNK_CALLS &&
+	       pinned == CHUNK_PIN_PAGES && same == CHUNK_PIN_PAGES;
 }
 
 static void gup_chunk(int fd)
 {
-	static const char * const bad[] = { "0", "65537", "x" };
-	size_t len = CHUNK_PIN_PAGES * pl_page_size, i;
-	long before = gup_chunk_read();
-	int ok = before > 0, ret;
-	char *addr;
+	size_t len = CHUNK_PIN_PAGES * pl_page_size;
+	long before = pl_read_long(PL_GUP_CHUNK);
+	char *addr = MAP_FAILED, v[32];
+	int ok = before > 0;
 
-	for (i = 0; ok && i < ARRAY_SIZE(bad); i++) {
-		ret = pl_write_file(GUP_CHUNK, bad[i]);
-		if (ret != -EINVAL)
-			ksft_print_msg("gup-chunk: writing \"%s\": %s\n",
-				       bad[i], strerror(-ret));
-		ok = ret == -EINVAL && gup_chunk_read() == before;
-	}
-	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (addr == MAP_FAILED) {
-		ksft_test_result_fail("gup-chunk: mmap: %s\n", strerror(errno));
-		return;
-	}
-	memset(addr, 0x5a, len);
-	ok = ok && !pl_write_file(GUP_CHUNK, "7") && gup_chunk_read() == 7;
+	ok = ok && gup_chunk_write("1", 0, 1) &&
+	     gup_chunk_write("8192", 0, 8192) &&
+	     gup_chunk_write("0", -EINVAL, 8192) &&
+	     gup_chunk_write("8193", -EINVAL, 8192) &&
+	     gup_chunk_write("x", -EINVAL, 8192);
+	if (ok)
+		addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok = ok && addr != MAP_FAILED;
+	if (ok)
+		memset(addr, 0x5a, len);
+	snprintf(v, sizeof(v), "%d", CHUNK);
+	ok = ok && gup_chunk_write(v, 0, CHUNK);
 	ok = ok && chunked_pin(fd, addr, MOCKDMA_METHOD_PIN);
 	ok = ok && chunked_pin(fd, addr, MOCKDMA_METHOD_PIN_FAST);
+	if (addr != MAP_FAILED)
+		munmap(addr, len);
+	/* put back what it was, whatever failed */
 	if (before > 0) {
-		char v[32];
-
 		snprintf(v, sizeof(v), "%ld", before);
-		if (pl_write_file(GUP_CHUNK, v))
-			ok = 0;
+		ok = gup_chunk_write(v, 0, before) && ok;
 	}
-	munmap(addr, len);
 	ksft_test_result(ok,
-			 "gup-chunk: the GUP call size is bounded 1..65536 and a PIN in 7-page calls is whole\n");
+			 "gup-chunk: the GUP call size is bounded 1..8192 and a PIN in 7-page calls makes 15 calls each way and is whole\n");
 }
 
 int main(void)

@@ -691,6 +691,21 @@ int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 	return 0;
 }
 
+long pl_read_long(const char *path)
+{
+	char v[32] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, v, sizeof(v) - 1);
+	close(fd);
+	if (n <= 0 || v[0] < '0' || v[0] > '9')
+		return -1;
+	return strtol(v, NULL, 10);
+}
+
 int pl_write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY), ret = 0;

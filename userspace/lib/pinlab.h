@@ -296,6 +296,10 @@ int pl_buf_setup_device_pin(struct pl_buf *buf, enum pl_mem mem, int fd,
 			    __u32 method, __u32 *handle);
 /* Writes a string to a /proc or /sys file; 0 or -errno. */
 int pl_write_file(const char *path, const char *val);
+/* A /proc, /sys or debugfs file's leading decimal number, or -1. */
+long pl_read_long(const char *path);
+/* mockdma's pages per GUP call (debugfs, driver/mockdma_debugfs.c) */
+#define PL_GUP_CHUNK "/sys/kernel/debug/mockdma/gup_chunk_pages"
 
 /* The pfn mapped at @addr now (/proc/self/pagemap), 0 if none. */
 __u64 pl_pagemap_pfn(const void *addr);
