@@ -7,7 +7,12 @@
  * Buffers: anonymous memory in 4 KiB pages (MADV_NOHUGEPAGE) and in THPs
  * (MADV_HUGEPAGE, PMD aligned), memfd, and MAP_SHARED ext4 and xfs files,
  * prefaulted and dirty, so that every pin finds present writable PTEs and
- * measures GUP, not page faults.  Sizes 1 MiB (2 MiB for THP; make
+ * measures GUP, not page faults.  Nothing may clean a file buffer while
+ * it is timed (writeback write-protects the PTEs, and the next FOLL_WRITE
+ * pin then faults every page through ->page_mkwrite: the 256 MiB file
+ * cells cost 2-30 us per page, 10-100x the 16 MiB ones, before this):
+ * periodic writeback is off and the dirty thresholds are above any
+ * buffer for the run (pl_knobs_set()).  Sizes 1 MiB (2 MiB for THP; make
  * check's smoke), and
  * under make bench 16 and 256 MiB, plus 1 GiB of anonymous memory (the
  * 512 MiB file-system images hold no more than 256 MiB files; the guest
@@ -358,6 +363,13 @@ out:
 	return ret;
 }
 
+/* No writeback of a dirty buffer while timing (see the header). */
+static const struct pl_knob quiet_writeback[] = {
+	{ "/proc/sys/vm/dirty_writeback_centisecs", "0" },
+	{ "/proc/sys/vm/dirty_bytes", "1073741824" },
+	{ "/proc/sys/vm/dirty_background_bytes", "805306368" },
+};
+
 int main(void)
 {
 	static const size_t full_sizes[] = { 1, 16, 256, 1024 };
@@ -387,6 +399,8 @@ int main(void)
 		gup_ok = gfd < 0 && errno == ENOENT;
 		ksft_test_result(gup_ok, "Debian kernel: no gup_test (CONFIG_GUP_TEST is off in Debian's config): P1 has no anchor here\n");
 	}
+	if (pl_knobs_set(quiet_writeback, ARRAY_SIZE(quiet_writeback)))
+		ksft_exit_fail_msg("cannot quiet writeback\n");
 	if (pl_bench_begin(&guard))
 		ksft_exit_fail_msg("not quiet before timing\n");
 	for (k = 0; k < NR_KINDS; k++) {
@@ -451,6 +465,7 @@ int main(void)
 	ksft_test_result(!registration(mfd, gfd, rounds, series),
 			 "registration: %d one-page PIN + UNPIN calls per method and round, every one complete\n",
 			 REG_CALLS);
+	pl_knobs_restore();
 	ksft_test_result(!pl_bench_end(&guard),
 			 "no injection kprobe live while timing; FOLL_PIN counters, mockdma's pinned pages and the series' count balance\n");
 	if (gfd >= 0)

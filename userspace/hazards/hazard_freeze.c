@@ -76,53 +76,15 @@
 #define FSYNC_WAIT_MS	1000	/* fsync: thaw after this if still blocked */
 #define DEADLINE_MS	10000	/* a call not back by then hung */
 
-/* The knobs this program sets. */
-static const struct knob {
-	const char *path, *val;
-} knobs[] = {
+/* The knobs this program sets (pl_knobs_set(): restored at exit). */
+static const struct pl_knob knobs[] = {
 	{ "/proc/sys/vm/dirty_expire_centisecs", "50" },
 	{ "/proc/sys/vm/dirty_writeback_centisecs", "10" },
 };
-#define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
-static char saved[NKNOBS][32];
-static int knobs_set;
 
 /* The mount points this program may have frozen (thawed on every exit). */
 static const char *mounts[2];
 static volatile sig_atomic_t frozen[2];
-
-static void restore_knobs(void)
-{
-	size_t i;
-
-	if (!knobs_set)
-		return;
-	for (i = 0; i < NKNOBS; i++)
-		if (pl_write_file(knobs[i].path, saved[i]))
-			ksft_print_msg("cannot restore %s to %s\n",
-				       knobs[i].path, saved[i]);
-	knobs_set = 0;
-}
-
-static void set_knobs(void)
-{
-	size_t i;
-
-	for (i = 0; i < NKNOBS; i++) {
-		FILE *f = fopen(knobs[i].path, "r");
-
-		if (!f || !fgets(saved[i], sizeof(saved[i]), f))
-			ksft_exit_fail_msg("%s: %s\n", knobs[i].path,
-					   strerror(errno));
-		saved[i][strcspn(saved[i], "\n")] = 0;
-		fclose(f);
-	}
-	knobs_set = 1;
-	atexit(restore_knobs);
-	for (i = 0; i < NKNOBS; i++)
-		if (pl_write_file(knobs[i].path, knobs[i].val))
-			ksft_exit_fail_msg("cannot set %s\n", knobs[i].path);
-}
 
 /* FIFREEZE or FITHAW of mounts[m]; 0 or -errno.  Async-signal-safe. */
 static int freeze_op(int m, unsigned long op)
@@ -379,13 +341,14 @@ int main(void)
 	atexit(thaw_all);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	set_knobs();
+	if (pl_knobs_set(knobs, ARRAY_SIZE(knobs)))
+		ksft_exit_fail_msg("cannot set the writeback knobs\n");
 	for (m = 0; m < 2; m++)
 		for (p = 0; p < PL_PIN_KINDS; p++)
 			for (v = 0; v < NR_VARIANTS; v++)
 				run_case(fd, m, p, v);
 	thaw_all();
-	restore_knobs();
+	pl_knobs_restore();
 	close(fd);
 	ksft_finished();
 }

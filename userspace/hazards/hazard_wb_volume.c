@@ -40,70 +40,13 @@
 #define SLACK		MIB	/* journal and metadata */
 #define BG_BYTES	(64 * MIB)	/* dirty_background_bytes below */
 
-/* The knobs this program sets, and the ratio partner of each bytes knob. */
-static const struct knob {
-	const char *path, *val, *partner;
-} knobs[] = {
-	{ "/proc/sys/vm/dirty_expire_centisecs", "100", NULL },
-	{ "/proc/sys/vm/dirty_writeback_centisecs", "50", NULL },
-	{ "/proc/sys/vm/dirty_background_bytes", "67108864",
-	  "/proc/sys/vm/dirty_background_ratio" },
-	{ "/proc/sys/vm/dirty_bytes", "536870912", "/proc/sys/vm/dirty_ratio" },
+/* The knobs this program sets (pl_knobs_set(): restored at exit). */
+static const struct pl_knob knobs[] = {
+	{ "/proc/sys/vm/dirty_expire_centisecs", "100" },
+	{ "/proc/sys/vm/dirty_writeback_centisecs", "50" },
+	{ "/proc/sys/vm/dirty_background_bytes", "67108864" },
+	{ "/proc/sys/vm/dirty_bytes", "536870912" },
 };
-#define NKNOBS	(sizeof(knobs) / sizeof(knobs[0]))
-static char saved[NKNOBS][32], saved_partner[NKNOBS][32];
-static int knobs_set;
-
-static void read_knob(const char *path, char *val, size_t size)
-{
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(val, size, f))
-		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
-	val[strcspn(val, "\n")] = 0;
-	fclose(f);
-}
-
-/*
- * On every exit path.  A *_bytes knob and its *_ratio partner zero each
- * other: when the bytes knob was 0 (the boot default), writing the saved
- * ratio back restores both.
- */
-static void restore_knobs(void)
-{
-	size_t i;
-
-	if (!knobs_set)
-		return;
-	for (i = 0; i < NKNOBS; i++) {
-		const char *path = knobs[i].path, *val = saved[i];
-
-		if (knobs[i].partner && !strcmp(val, "0")) {
-			path = knobs[i].partner;
-			val = saved_partner[i];
-		}
-		if (pl_write_file(path, val))
-			ksft_print_msg("cannot restore %s to %s\n", path, val);
-	}
-	knobs_set = 0;
-}
-
-static void set_knobs(void)
-{
-	size_t i;
-
-	for (i = 0; i < NKNOBS; i++) {
-		read_knob(knobs[i].path, saved[i], sizeof(saved[i]));
-		if (knobs[i].partner)
-			read_knob(knobs[i].partner, saved_partner[i],
-				  sizeof(saved_partner[i]));
-	}
-	knobs_set = 1;
-	atexit(restore_knobs);
-	for (i = 0; i < NKNOBS; i++)
-		if (pl_write_file(knobs[i].path, knobs[i].val))
-			ksft_exit_fail_msg("cannot set %s\n", knobs[i].path);
-}
 
 static unsigned long long written_bytes(int fd)
 {
@@ -183,10 +126,11 @@ int main(void)
 	int fd = pl_open_or_skip();
 
 	ksft_set_plan(2);
-	set_knobs();
+	if (pl_knobs_set(knobs, ARRAY_SIZE(knobs)))
+		ksft_exit_fail_msg("cannot set the writeback knobs\n");
 	run_case(fd, 16 * MIB);
 	run_case(fd, 128 * MIB);
-	restore_knobs();
+	pl_knobs_restore();
 	close(fd);
 	ksft_finished();
 }

@@ -691,6 +691,90 @@ int pl_cache_census(struct pl_buf *buf, __u32 handle, __u32 seq,
 	return 0;
 }
 
+/* What pl_knobs_set() changed: the value found, by path. */
+#define PL_KNOBS_MAX	16
+static struct {
+	char path[128], val[64];
+} pl_knobs_saved[PL_KNOBS_MAX];
+static int pl_knobs_nsaved;
+
+static int pl_knob_read(const char *path, char *val, size_t size)
+{
+	int fd = open(path, O_RDONLY), ret = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, val, size - 1);
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return ret;
+	val[n] = 0;
+	val[strcspn(val, "\n")] = 0;
+	return 0;
+}
+
+void pl_knobs_restore(void)
+{
+	while (pl_knobs_nsaved > 0) {
+		int i = --pl_knobs_nsaved;
+
+		if (pl_write_file(pl_knobs_saved[i].path, pl_knobs_saved[i].val))
+			ksft_print_msg("cannot restore %s to %s\n",
+				       pl_knobs_saved[i].path,
+				       pl_knobs_saved[i].val);
+	}
+}
+
+int pl_knobs_set(const struct pl_knob *k, size_t n)
+{
+	static int at_exit;
+	size_t i, len;
+	int ret;
+
+	if (!at_exit && !atexit(pl_knobs_restore))
+		at_exit = 1;
+	for (i = 0; i < n; i++) {
+		char *path, *val;
+
+		if (pl_knobs_nsaved == PL_KNOBS_MAX) {
+			ksft_print_msg("pl_knobs_set: more than %d knobs\n",
+				       PL_KNOBS_MAX);
+			ret = -ENOSPC;
+			goto undo;
+		}
+		path = pl_knobs_saved[pl_knobs_nsaved].path;
+		val = pl_knobs_saved[pl_knobs_nsaved].val;
+		snprintf(path, sizeof(pl_knobs_saved[0].path), "%s", k[i].path);
+		ret = pl_knob_read(path, val, sizeof(pl_knobs_saved[0].val));
+		len = strlen(path);
+		/* dirty_bytes at 0: the ratio is in force, put that back */
+		if (!ret && !strcmp(val, "0") && len > 6 &&
+		    !strcmp(path + len - 6, "_bytes")) {
+			snprintf(path + len - 6, sizeof(pl_knobs_saved[0].path) - len + 6,
+				 "_ratio");
+			ret = pl_knob_read(path, val, sizeof(pl_knobs_saved[0].val));
+		}
+		if (ret) {
+			ksft_print_msg("cannot read %s: %s\n", path, strerror(-ret));
+			goto undo;
+		}
+		pl_knobs_nsaved++;
+		ret = pl_write_file(k[i].path, k[i].val);
+		if (ret) {
+			ksft_print_msg("cannot set %s to %s: %s\n", k[i].path,
+				       k[i].val, strerror(-ret));
+			goto undo;
+		}
+	}
+	return 0;
+undo:
+	pl_knobs_restore();
+	return ret;
+}
+
 long pl_read_long(const char *path)
 {
 	char v[32] = "";

@@ -298,6 +298,20 @@ int pl_buf_setup_device_pin(struct pl_buf *buf, enum pl_mem mem, int fd,
 int pl_write_file(const char *path, const char *val);
 /* A /proc, /sys or debugfs file's leading decimal number, or -1. */
 long pl_read_long(const char *path);
+
+/* A sysctl or sysfs knob and the value a program wants it at. */
+struct pl_knob {
+	const char *path, *val;
+};
+/*
+ * Sets each of @n knobs for the rest of the program; the values found are
+ * written back by pl_knobs_restore(), which also runs at exit, last set
+ * first.  A vm.*_bytes knob found at 0 (its *_ratio partner in force) is
+ * restored by writing the partner back, since each zeroes the other.
+ * 0, or -errno with nothing left changed (said why).
+ */
+int pl_knobs_set(const struct pl_knob *k, size_t n);
+void pl_knobs_restore(void);
 /* mockdma's pages per GUP call (debugfs, driver/mockdma_debugfs.c) */
 #define PL_GUP_CHUNK "/sys/kernel/debug/mockdma/gup_chunk_pages"
 
