@@ -68,71 +68,13 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
-static long read_long(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atol(buf) : -1;
-}
-
-/* vm.dirty_*: saved, set low, restored. */
-static const char *const dirty_knobs[] = {
-	"dirty_background_ratio", "dirty_ratio", "dirty_background_bytes",
-	"dirty_bytes", "dirty_expire_centisecs", "dirty_writeback_centisecs",
+/* vm.dirty_* set low for the run (pl_knobs_set(): restored at exit). */
+static const struct pl_knob dirty_low[] = {
+	{ "/proc/sys/vm/dirty_background_bytes", "1048576" },
+	{ "/proc/sys/vm/dirty_bytes", "4194304" },
+	{ "/proc/sys/vm/dirty_expire_centisecs", "50" },
+	{ "/proc/sys/vm/dirty_writeback_centisecs", "20" },
 };
-static long dirty_saved[6];
-
-static void dirty_restore(void);
-
-static void dirty_set_low(void)
-{
-	char p[96];
-	size_t i;
-
-	for (i = 0; i < 6; i++) {
-		snprintf(p, sizeof(p), "/proc/sys/vm/%s", dirty_knobs[i]);
-		dirty_saved[i] = read_long(p);
-	}
-	atexit(dirty_restore);
-	if (write_str("/proc/sys/vm/dirty_background_bytes", "1048576") ||
-	    write_str("/proc/sys/vm/dirty_bytes", "4194304") ||
-	    write_str("/proc/sys/vm/dirty_expire_centisecs", "50") ||
-	    write_str("/proc/sys/vm/dirty_writeback_centisecs", "20"))
-		ksft_exit_fail_msg("cannot set the dirty knobs low: %s\n",
-				   strerror(errno));
-}
-
-static void dirty_restore(void)
-{
-	char p[96], v[32];
-	int i;
-
-	/* *_bytes and *_ratio exclude each other: write the one in use */
-	for (i = 0; i < 6; i++) {
-		if (dirty_saved[i] < 0 || (i < 4 && dirty_saved[i] == 0))
-			continue;
-		snprintf(p, sizeof(p), "/proc/sys/vm/%s", dirty_knobs[i]);
-		snprintf(v, sizeof(v), "%ld", dirty_saved[i]);
-		write_str(p, v);
-	}
-}
 
 /* A child memcg with memory.max; the caller (and later its child) in it. */
 static int memcg_enter(void)
@@ -142,16 +84,16 @@ static int memcg_enter(void)
 
 	if (access(CG "/cgroup.controllers", F_OK))
 		return -ENOENT;
-	write_str(CG "/cgroup.subtree_control", "+memory");
+	pl_write_file(CG "/cgroup.subtree_control", "+memory");
 	snprintf(cg_path, sizeof(cg_path), CG "/pinlab-stress-%d", getpid());
 	if (mkdir(cg_path, 0755) && errno != EEXIST)
 		return -errno;
 	snprintf(p, sizeof(p), "%s/memory.max", cg_path);
-	ret = write_str(p, "16M");
+	ret = pl_write_file(p, "16M");
 	if (ret)
 		return ret;
 	snprintf(p, sizeof(p), "%s/cgroup.procs", cg_path);
-	return write_str(p, "0");
+	return pl_write_file(p, "0");
 }
 
 static void memcg_leave(void)
@@ -173,8 +115,8 @@ static void memcg_leave(void)
 	}
 	snprintf(p, sizeof(p), "%s/memory.peak", cg_path);
 	ksft_print_msg("[INFO] memcg memory.peak %ld (memory.max 16M)\n",
-		       read_long(p));
-	write_str(CG "/cgroup.procs", "0");
+		       pl_read_long(p));
+	pl_write_file(CG "/cgroup.procs", "0");
 	rmdir(cg_path);
 }
 
@@ -344,7 +286,8 @@ int main(void)
 
 	if (files_setup())
 		ksft_exit_fail_msg("stress files: %s\n", strerror(errno));
-	dirty_set_low();
+	if (pl_knobs_set(dirty_low, ARRAY_SIZE(dirty_low)))
+		ksft_exit_fail_msg("cannot set the dirty knobs low\n");
 	cg = memcg_enter();
 	ksft_test_result(!cg, "memcg (memory.max 16M) and low vm.dirty_* set up\n");
 	churn = mmap(NULL, sizeof(*churn), PROT_READ | PROT_WRITE,
