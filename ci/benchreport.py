@@ -185,7 +185,7 @@ def goal_p1(cells, untrusted):
             worst[k] = min(ratios, key=lambda x: x[0])
             groups = {}
             for r, kd in ratios:
-                groups.setdefault((int(kd["gup_call"]), kd["method"].split("-")[-1]), []).append(r)
+                groups.setdefault((int(kd.get("gup_call", kd.get("batch", 0))), kd["method"].split("-")[-1]), []).append(r)
             by_batch[k] = ", ".join(f"GUP calls of {b} {m} {fmt(statistics.median(v))}"
                                     for (b, m), v in sorted(groups.items()))
     if not pick(cells, "pin-cost"):
@@ -476,7 +476,8 @@ def plots(cells, pdir):
     # 1. pin cost vs buffer size per method and kernel: one panel per
     # buffer kind, GUP calls of 512 pages (the middle size of make bench).
     pc = pick(cells, "pin-cost")
-    batches = sorted({int(c["keys"]["gup_call"]) for c in pc})
+    # before pinlab 8da1cea the key was batch= (B-page PINs)
+    batches = sorted({int(c["keys"].get("gup_call", c["keys"].get("batch", 0))) for c in pc})
     batch = str(512 if 512 in batches else (batches[0] if batches else 0))
     kinds = []
     for c in pc:

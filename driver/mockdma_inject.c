@@ -567,14 +567,24 @@ void mockdma_inject_disarm(struct mockdma_handle *h, u32 point,
  */
 void mockdma_inject_disarm_all(struct mockdma_handle *h)
 {
+	unsigned long flags;
+
 	lockdep_assert_held(&h->lock);
 	/*
-	 * Only ARM links slots of @h, under @h->lock, which we hold: with
-	 * none armed there is none to unlink, and the scan of every slot
-	 * with IRQs off, most of what an UNPIN cost, is skipped.
+	 * Each slot of @h is counted in @h->inject_armed while linked and in
+	 * @h->inject_firing while a hook stamps it, and moves from one to the
+	 * other under mockdma_slots_lock; only ARM links one, under @h->lock,
+	 * which we hold.  With none armed there is none to unlink, and the
+	 * scan of every slot with IRQs off, most of what an UNPIN cost, is
+	 * skipped; the lock is still taken, so that a hook which took a slot
+	 * of @h before it is seen in @h->inject_firing below.
 	 */
-	if (atomic_read(&h->inject_armed))
+	if (atomic_read(&h->inject_armed)) {
 		mockdma_inject_clear(h, U32_MAX);
+	} else {
+		raw_spin_lock_irqsave(&mockdma_slots_lock, flags);
+		raw_spin_unlock_irqrestore(&mockdma_slots_lock, flags);
+	}
 	mockdma_inject_wait_firing(h);
 }
 

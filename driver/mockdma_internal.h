@@ -197,7 +197,7 @@ struct mockdma_stats {
 	atomic64_t engine_passes_cut_total;	/* passes STOP cut short */
 	atomic64_t unpin_irqs_off_pages;	/* pages unpinned with IRQs off */
 	atomic64_t gup_calls_total;	/* GUP calls made by PINs */
-	atomic64_t unpin_calls_total;	/* unpin calls made by releases */
+	atomic64_t unpin_calls_total;	/* unpin calls: releases, failed PINs' undo */
 };
 
 extern struct mockdma_stats mockdma_stats;

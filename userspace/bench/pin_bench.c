@@ -54,7 +54,8 @@
  * balance afterwards (pl_bench_begin()/pl_bench_end()).  The numbers are
  * "# BENCH table=pin-cost" lines (ns per page: median, min, max over the
  * rounds); ci/report.py forms the ratios.  A "table=pin-registration"
- * adds what one registration costs whatever its size (registration()).
+ * adds what one registration costs whatever its size (registration(); on
+ * a kernel with the series live, with parking on: dma_pin_lru=1).
  *
  * Before pinlab c1e0219 mockdma made one PIN per B pages (a handle each)
  * against gup_test's one ioctl: its per-registration cost, spread over B
@@ -327,13 +328,14 @@ static int registration(int mfd, int gfd, int rounds, int series)
 {
 	double v[NR_METHODS][MAX_ROUNDS];
 	struct region r;
-	int i, j, m, ret = -1;
+	int i, j, m, ret = region_setup(&r, ANON, pl_page_size);
 
-	if (region_setup(&r, ANON, pl_page_size)) {
-		ksft_print_msg("registration: set-up: %s\n", strerror(errno));
+	if (ret) {
+		ksft_print_msg("registration: set-up: %s\n", strerror(-ret));
 		region_teardown(&r);
 		return -1;
 	}
+	ret = -1;
 	for (i = -1; i < rounds; i++)
 		for (m = 0; m < NR_METHODS; m++) {
 			double t0 = pl_now_ns();

@@ -697,10 +697,16 @@ static struct {
 	char path[128], val[64];
 } pl_knobs_saved[PL_KNOBS_MAX];
 static int pl_knobs_nsaved;
+static pid_t pl_knobs_pid;
 
+/*
+ * @path's value as it can be written back: a choice list ("always
+ * [madvise] never") reads as the selected word.  0 or -errno.
+ */
 static int pl_knob_read(const char *path, char *val, size_t size)
 {
 	int fd = open(path, O_RDONLY), ret = 0;
+	char *open_br, *close_br;
 	ssize_t n;
 
 	if (fd < 0)
@@ -711,14 +717,23 @@ static int pl_knob_read(const char *path, char *val, size_t size)
 	close(fd);
 	if (ret)
 		return ret;
+	if (n == 0)
+		return -ENODATA;
 	val[n] = 0;
 	val[strcspn(val, "\n")] = 0;
+	open_br = strchr(val, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	if (close_br) {
+		*close_br = 0;
+		memmove(val, open_br + 1, strlen(open_br + 1) + 1);
+	}
 	return 0;
 }
 
-void pl_knobs_restore(void)
+/* Unwinds to @keep saved knobs, last set first. */
+static void pl_knobs_unwind(int keep)
 {
-	while (pl_knobs_nsaved > 0) {
+	while (pl_knobs_nsaved > keep) {
 		int i = --pl_knobs_nsaved;
 
 		if (pl_write_file(pl_knobs_saved[i].path, pl_knobs_saved[i].val))
@@ -728,37 +743,67 @@ void pl_knobs_restore(void)
 	}
 }
 
+void pl_knobs_restore(void)
+{
+	/* a forked child that exit()s leaves its parent's knobs alone */
+	if (pl_knobs_nsaved && getpid() == pl_knobs_pid)
+		pl_knobs_unwind(0);
+}
+
+/*
+ * vm.dirty_bytes and vm.dirty_ratio (and the background pair) are one
+ * limit: writing either zeroes the other.  The one of the pair in force
+ * (non-zero) is what has to be written back.
+ */
+static int pl_knob_save(const char *path, char *saved, size_t psize,
+			char *val, size_t vsize)
+{
+	static const char *const pairs[][2] = {
+		{ "/proc/sys/vm/dirty_bytes", "/proc/sys/vm/dirty_ratio" },
+		{ "/proc/sys/vm/dirty_background_bytes",
+		  "/proc/sys/vm/dirty_background_ratio" },
+	};
+	size_t p, side;
+	int ret;
+
+	if (snprintf(saved, psize, "%s", path) >= (int)psize)
+		return -ENAMETOOLONG;
+	ret = pl_knob_read(saved, val, vsize);
+	if (ret || strcmp(val, "0"))
+		return ret;
+	for (p = 0; p < ARRAY_SIZE(pairs); p++)
+		for (side = 0; side < 2; side++)
+			if (!strcmp(path, pairs[p][side])) {
+				snprintf(saved, psize, "%s", pairs[p][!side]);
+				return pl_knob_read(saved, val, vsize);
+			}
+	return 0;
+}
+
 int pl_knobs_set(const struct pl_knob *k, size_t n)
 {
+	int keep = pl_knobs_nsaved, ret;
 	static int at_exit;
-	size_t i, len;
-	int ret;
+	size_t i;
 
 	if (!at_exit && !atexit(pl_knobs_restore))
 		at_exit = 1;
+	pl_knobs_pid = getpid();
 	for (i = 0; i < n; i++) {
-		char *path, *val;
-
 		if (pl_knobs_nsaved == PL_KNOBS_MAX) {
 			ksft_print_msg("pl_knobs_set: more than %d knobs\n",
 				       PL_KNOBS_MAX);
 			ret = -ENOSPC;
 			goto undo;
 		}
-		path = pl_knobs_saved[pl_knobs_nsaved].path;
-		val = pl_knobs_saved[pl_knobs_nsaved].val;
-		snprintf(path, sizeof(pl_knobs_saved[0].path), "%s", k[i].path);
-		ret = pl_knob_read(path, val, sizeof(pl_knobs_saved[0].val));
-		len = strlen(path);
-		/* dirty_bytes at 0: the ratio is in force, put that back */
-		if (!ret && !strcmp(val, "0") && len > 6 &&
-		    !strcmp(path + len - 6, "_bytes")) {
-			snprintf(path + len - 6, sizeof(pl_knobs_saved[0].path) - len + 6,
-				 "_ratio");
-			ret = pl_knob_read(path, val, sizeof(pl_knobs_saved[0].val));
-		}
+		ret = pl_knob_save(k[i].path,
+				   pl_knobs_saved[pl_knobs_nsaved].path,
+				   sizeof(pl_knobs_saved[0].path),
+				   pl_knobs_saved[pl_knobs_nsaved].val,
+				   sizeof(pl_knobs_saved[0].val));
 		if (ret) {
-			ksft_print_msg("cannot read %s: %s\n", path, strerror(-ret));
+			ksft_print_msg("cannot read %s: %s\n", k[i].path,
+				       strerror(-ret));
 			goto undo;
 		}
 		pl_knobs_nsaved++;
@@ -771,7 +816,7 @@ int pl_knobs_set(const struct pl_knob *k, size_t n)
 	}
 	return 0;
 undo:
-	pl_knobs_restore();
+	pl_knobs_unwind(keep);
 	return ret;
 }
 

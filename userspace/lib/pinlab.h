@@ -305,10 +305,12 @@ struct pl_knob {
 };
 /*
  * Sets each of @n knobs for the rest of the program; the values found are
- * written back by pl_knobs_restore(), which also runs at exit, last set
- * first.  A vm.*_bytes knob found at 0 (its *_ratio partner in force) is
- * restored by writing the partner back, since each zeroes the other.
- * 0, or -errno with nothing left changed (said why).
+ * written back by pl_knobs_restore(), which also runs at exit (in the
+ * process that set them, not a forked child), last set first.  Of the
+ * vm.dirty_*bytes / *ratio pairs, which zero each other, the one found in
+ * force is what is written back; a choice list ("always [madvise] never")
+ * is saved as its selected word.  0, or -errno with nothing this call
+ * set left changed (said why).
  */
 int pl_knobs_set(const struct pl_knob *k, size_t n);
 void pl_knobs_restore(void);
