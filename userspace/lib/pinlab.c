@@ -822,15 +822,9 @@ undo:
 
 long pl_read_long(const char *path)
 {
-	char v[32] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	char v[64];
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, v, sizeof(v) - 1);
-	close(fd);
-	if (n <= 0 || v[0] < '0' || v[0] > '9')
+	if (pl_knob_read(path, v, sizeof(v)) || v[0] < '0' || v[0] > '9')
 		return -1;
 	return strtol(v, NULL, 10);
 }
